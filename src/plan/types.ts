@@ -23,8 +23,6 @@ export interface Step {
   /** "current": how the host is reached before this apply; "target": after it */
   via: "current" | "target";
   connection: Endpoint;
-  /** script that undoes the step (Pulumi delete); absent for steps with nothing to undo */
-  uninstall?: string;
 }
 
 /** A payload plus where it goes; uploaded before the steps, verified by sha256 on the host. */
@@ -39,9 +37,9 @@ export interface HostPlan {
   target: Endpoint;
   uploads: Upload[];
   steps: Step[];
-  /** read-only script that prints one JSON document of what the host looks like (drift) */
-  probe: string;
+  /** removes every unit and returns the host to its distribution's state (Pulumi destroy), one session */
+  teardown: string;
   /** every file the units install, for review and drift */
   files: Artifact[];
-  summary: Record<UnitName, string[]>;
+  summary: Partial<Record<UnitName, string[]>>;
 }

@@ -132,12 +132,16 @@ export interface HostSpec {
   /** pinned host key, "ssh-ed25519 AAAA..." */
   hostKey: string;
   policy?: Policy;
+  /** CIDRs the operator connects from; replaces Fleet.adminSources for this host (lockout check) */
+  adminSources?: string[];
 }
 
 export interface Fleet {
   defaults?: Policy;
   groups?: Record<string, Policy>;
   hosts: HostSpec[];
+  /** CIDRs the operator connects from: validation refuses an sshAllow that none of them can reach */
+  adminSources?: string[];
 }
 
 /** Deep-required policy after merge and defaults: renderers never see undefined. */

@@ -1,0 +1,77 @@
+import { parseArgs } from "node:util";
+import { planFleet } from "../plan/plan";
+import { FleetInvalid, validateFleet } from "../policy/validate";
+import { InputError, loadFleetFile, stackFile } from "./load-fleet";
+import { reviewTree } from "./review-tree";
+import { diffTree, writeTree } from "./tree-io";
+
+const USAGE = `usage:
+  harden validate (FILE | --stack NAME)
+  harden render   (FILE | --stack NAME) --out DIR [--check]
+
+FILE is a fleet as .yaml/.json, or a Pulumi stack file (its hardening:fleet value).
+--stack NAME reads stacks/Pulumi.NAME.yaml.
+exit codes: 0 ok, 1 render --check found differences, 2 invalid input or usage`;
+
+/** Exit codes: 0 fine, 1 a check found differences, 2 the input or the call is wrong. */
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+function fleetSource(positionals: string[], stack: string | undefined): string {
+  if (stack && positionals.length) throw new InputError("give either FILE or --stack, not both");
+  if (stack) return stackFile(stack);
+  if (positionals.length !== 1) throw new InputError("give one FILE or --stack NAME");
+  return positionals[0];
+}
+
+export function main(argv: string[], io: Io = { out: console.log, err: console.error }): number {
+  const [command, ...rest] = argv;
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { stack: { type: "string" }, out: { type: "string" }, check: { type: "boolean" } },
+    });
+    if (command === "validate") {
+      const source = fleetSource(positionals, values.stack);
+      const result = validateFleet(loadFleetFile(source));
+      if (!result.ok) throw new FleetInvalid(result.errors);
+      io.out(`${source}: valid, ${result.hosts.length} host(s): ${result.hosts.map((h) => h.name).join(", ")}`);
+      return 0;
+    }
+    if (command === "render") {
+      const source = fleetSource(positionals, values.stack);
+      if (!values.out) throw new InputError("render needs --out DIR");
+      const tree = reviewTree(planFleet(loadFleetFile(source)));
+      if (values.check) {
+        const differences = diffTree(values.out, tree);
+        if (differences.length === 0) {
+          io.out(`${values.out}: up to date (${tree.size} files)`);
+          return 0;
+        }
+        for (const d of differences) io.err(d);
+        io.err(`${values.out}: ${differences.length} difference(s) from a fresh render of ${source}`);
+        return 1;
+      }
+      writeTree(values.out, tree);
+      io.out(`${source}: rendered ${tree.size} files into ${values.out}`);
+      return 0;
+    }
+    io.err(USAGE);
+    return 2;
+  } catch (e) {
+    if (e instanceof FleetInvalid) {
+      for (const line of e.errors) io.err(line);
+      io.err(`invalid fleet: ${e.errors.length} error(s)`);
+      return 2;
+    }
+    if (e instanceof InputError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      io.err(`harden: ${(e as Error).message}`);
+      io.err(USAGE);
+      return 2;
+    }
+    throw e;
+  }
+}

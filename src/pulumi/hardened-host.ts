@@ -1,0 +1,140 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import { planFleet, type PlanOptions } from "../plan/plan";
+import type { HostPlan, Step } from "../plan/types";
+import type { Fleet, HostSpec, Policy } from "../policy/types";
+import { sshConnection, type DialOptions } from "./connection";
+import { DEFAULT_PAYLOAD_DIR, payloadAsset } from "./payload-asset";
+
+interface CommonArgs {
+  /** the private key for every SSH session to this host; always handled as a secret */
+  privateKey: pulumi.Input<string>;
+  /** dial limits of every SSH session (see DEFAULT_DIAL) */
+  dial?: DialOptions;
+  /** local cache for large payloads (blocklists), relative to the program's directory */
+  payloadDir?: string;
+}
+
+/** A host already planned (what the stack program passes: the fleet was validated as a whole). */
+export interface PlannedHostArgs extends CommonArgs {
+  plan: HostPlan;
+}
+
+/** The fleet-level settings a single host inherits from (everything in a Fleet but its hosts). */
+export type FleetContext = Omit<Fleet, "hosts">;
+
+/** A host described like an entry of `hosts:`; validated and planned on construction. */
+export interface HostPolicyArgs extends CommonArgs {
+  host: HostSpec;
+  /** the host's own policy; replaces `host.policy` when both are given */
+  policy?: Policy;
+  /** defaults, groups and admin sources the host's `groups` refer to */
+  fleet?: FleetContext;
+  /** e.g. rollbackSeconds: how long the host waits for the confirm login */
+  planOptions?: PlanOptions;
+}
+
+export type HardenedHostArgs = PlannedHostArgs | HostPolicyArgs;
+
+/** validate -> plan for one host. Throws FleetInvalid (paths as in a fleet: hosts[0]...) on bad input. */
+export function planOneHost(args: HostPolicyArgs): HostPlan {
+  const host: HostSpec = { ...args.host, ...(args.policy !== undefined ? { policy: args.policy } : {}) };
+  const [plan] = planFleet({ ...args.fleet, hosts: [host] }, args.planOptions);
+  return plan;
+}
+
+/**
+ * One hardened server: its plan delivered as one remote.Command per step, in order, over SSH.
+ *
+ *   <name>-payload-<sha12>  CopyToRemote per large payload (current connection)
+ *   <name>-firewall, -sshd  unit scripts over the current connection
+ *   <name>-fail2ban, -cron  unit scripts over the target connection (post-apply port and user)
+ *   <name>-confirm          a new login on the target connection disarms the rollback
+ *   <name>-teardown         holds the uninstall script; runs it only on delete (destroy)
+ *
+ * WHY no `delete` on the unit steps: `delete` runs with the OLD connection and in reverse order, so
+ * a per-unit uninstall could revert sshd to port 22 behind a firewall that only opens the new port.
+ * One teardown, created last and so deleted first, runs over the connection that works after apply.
+ */
+export class HardenedHost extends pulumi.ComponentResource {
+  /** the host's plan, as delivered */
+  readonly plan: HostPlan;
+  /** the SSH port and user that work after apply (known once confirm has succeeded) */
+  readonly sshPort: pulumi.Output<number>;
+  readonly sshUser: pulumi.Output<string>;
+  /** sha256 of each step's script (the steps' triggers) */
+  readonly units: Record<string, string>;
+  readonly uploads: remote.CopyToRemote[];
+  readonly steps: remote.Command[];
+  readonly teardown: remote.Command;
+
+  constructor(name: string, args: HardenedHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("hardening:index:HardenedHost", name, {}, opts);
+    const plan = "plan" in args ? args.plan : planOneHost(args);
+    if (plan.steps.length === 0) throw new Error(`${name}: the plan has no steps`);
+    this.plan = plan;
+
+    const key = pulumi.secret(args.privateKey);
+    const payloadDir = args.payloadDir ?? DEFAULT_PAYLOAD_DIR;
+
+    // Payloads travel as files, referenced by hash, before any step that reads them.
+    this.uploads = plan.uploads.map((upload) =>
+      new remote.CopyToRemote(`${name}-payload-${upload.sha256.slice(0, 12)}`, {
+        connection: sshConnection(plan.current, key, args.dial),
+        source: payloadAsset(upload, payloadDir),
+        remotePath: upload.remotePath,
+        triggers: [upload.sha256],
+      }, { parent: this }));
+
+    let previous: pulumi.Resource[] = this.uploads;
+    this.steps = plan.steps.map((step) => {
+      const command = stepCommand(name, step, key, args.dial, { parent: this, dependsOn: previous });
+      previous = [command];
+      return command;
+    });
+    const confirm = this.steps[this.steps.length - 1];
+
+    // `sh -n` reads the whole script and only parses it: a harmless create/update that keeps the
+    // current uninstall script in state (stdin is also what `delete` gets) and checks it parses.
+    const rootCommand = plan.target.user === "root" ? "sh -s" : "sudo -n sh -s";
+    this.teardown = new remote.Command(`${name}-teardown`, {
+      connection: sshConnection(plan.target, key, args.dial),
+      create: "sh -n",
+      update: "sh -n",
+      delete: rootCommand,
+      stdin: plan.teardown,
+      addPreviousOutputInEnv: false,
+    }, { parent: this, dependsOn: [confirm] });
+
+    this.units = Object.fromEntries(plan.steps.map((s) => [s.name, s.sha256]));
+    this.sshPort = confirm.id.apply(() => plan.target.port);
+    this.sshUser = confirm.id.apply(() => plan.target.user);
+    this.registerOutputs({
+      address: plan.target.address,
+      sshPort: this.sshPort,
+      sshUser: this.sshUser,
+      policyHash: plan.policyHash,
+      units: this.units,
+    });
+  }
+}
+
+/**
+ * One plan step as a remote.Command. `triggers` = the script's sha256, so a changed script is a
+ * replace (create again; deleteBeforeReplace so no old delete can ever run after the new create),
+ * while a changed connection is an update that re-runs the same, idempotent script.
+ */
+function stepCommand(
+  name: string, step: Step, key: pulumi.Output<string>, dial: DialOptions | undefined,
+  opts: pulumi.CustomResourceOptions,
+): remote.Command {
+  return new remote.Command(`${name}-${step.name}`, {
+    connection: sshConnection(step.connection, key, dial),
+    create: step.command,
+    update: step.command,
+    stdin: step.script,
+    triggers: [step.sha256],
+    // sshd drops `environment` unless AcceptEnv allows it, and previous output has no use here
+    addPreviousOutputInEnv: false,
+  }, { ...opts, deleteBeforeReplace: true });
+}

@@ -1,0 +1,7 @@
+// The library face of the Pulumi delivery: usable from any TypeScript Pulumi program.
+export { HardenedHost, planOneHost } from "./hardened-host";
+export type { FleetContext, HardenedHostArgs, HostPolicyArgs, PlannedHostArgs } from "./hardened-host";
+export { DEFAULT_DIAL, sshConnection } from "./connection";
+export type { DialOptions } from "./connection";
+export { deployFleet, CONFIG_NAMESPACE, DEFAULT_KEY_CONFIG } from "./program";
+export type { HostOutputs } from "./program";

@@ -1,0 +1,76 @@
+import * as pulumi from "@pulumi/pulumi";
+import { planFleet } from "../plan/plan";
+import type { HostPlan } from "../plan/types";
+import { FleetInvalid } from "../policy/errors";
+import type { DialOptions } from "./connection";
+import { HardenedHost } from "./hardened-host";
+
+/** The config namespace: the project name in Pulumi.yaml. */
+export const CONFIG_NAMESPACE = "hardening";
+/** `pulumi config set --secret sshPrivateKey < key` */
+export const DEFAULT_KEY_CONFIG = "sshPrivateKey";
+
+/** What the stack exports per host. Nothing connection-bearing: no key, no stdin, no stdout. */
+export interface HostOutputs {
+  address: string;
+  sshPort: pulumi.Output<number>;
+  sshUser: pulumi.Output<string>;
+  policyHash: string;
+  units: Record<string, string>;
+}
+
+/**
+ * The stack program: read `hardening:fleet`, validate it as the CLI does, plan every host and
+ * deliver each as a HardenedHost. An invalid fleet throws before any resource is registered.
+ */
+export function deployFleet(): Record<string, HostOutputs> {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+  const fleetInput = config.requireObject<unknown>("fleet");
+  let plans: HostPlan[];
+  try {
+    plans = planFleet(fleetInput, { rollbackSeconds: config.getNumber("rollbackSeconds") });
+  } catch (err) {
+    // RunError: the CLI prints the message without a stack trace, like `harden validate` would
+    if (err instanceof FleetInvalid) throw new pulumi.RunError(`${CONFIG_NAMESPACE}:fleet: ${err.message}`);
+    throw err;
+  }
+  const dial: DialOptions = {
+    dialErrorLimit: config.getNumber("dialErrorLimit"),
+    perDialTimeout: config.getNumber("perDialTimeout"),
+  };
+  const keyNames = privateKeyNames(fleetInput);
+  const keys = new Map<string, pulumi.Output<string>>();
+  // a reference is a key in this project's namespace ("web1Key") or a full one ("ops:deployKey")
+  const keyFor = (reference: string) => {
+    if (!keys.has(reference)) {
+      const at = reference.indexOf(":");
+      const [ns, key] = at < 0 ? [CONFIG_NAMESPACE, reference] : [reference.slice(0, at), reference.slice(at + 1)];
+      keys.set(reference, new pulumi.Config(ns).requireSecret(key));
+    }
+    return keys.get(reference)!;
+  };
+
+  const outputs: Record<string, HostOutputs> = {};
+  for (const plan of plans) {
+    const host = new HardenedHost(plan.host, {
+      plan,
+      privateKey: keyFor(keyNames.get(plan.host) ?? DEFAULT_KEY_CONFIG),
+      dial,
+    });
+    outputs[plan.host] = {
+      address: plan.target.address,
+      sshPort: host.sshPort,
+      sshUser: host.sshUser,
+      policyHash: plan.policyHash,
+      units: host.units,
+    };
+  }
+  return outputs;
+}
+
+/** host name -> the config key holding its own private key (`connection.privateKey`), if it names one. */
+function privateKeyNames(fleetInput: unknown): Map<string, string> {
+  // the fleet passed validation, so hosts is a list of HostSpec
+  const hosts = (fleetInput as { hosts: { name: string; connection: { privateKey?: string } }[] }).hosts;
+  return new Map(hosts.filter((h) => h.connection.privateKey).map((h) => [h.name, h.connection.privateKey!]));
+}

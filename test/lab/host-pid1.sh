@@ -1,0 +1,19 @@
+#!/bin/bash
+# PID 1 of a lab host (installed as /usr/local/sbin/hl-init): name the host, start its services, wait.
+# When this process exits the kernel kills every process of the host's PID namespace, which ends the host.
+# It exits on TERM (lab teardown) or when its stdin reaches EOF: stdin is a pipe from the lab process, a
+# lease that ends with that process however it ends (even SIGKILL), so no host outlives its test run.
+set -uo pipefail
+NAME=$1 SVCS=$2
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C
+hostname "$NAME"
+echo "$NAME" >/etc/hostname
+printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$NAME" >/etc/hosts
+: >/run/utmp
+for s in $SVCS; do
+  hl-service start "$s" || { echo "HL-FAIL service $s did not start"; exit 1; }
+done
+trap 'exit 0' TERM INT
+echo "HL-READY"
+while read -r _; do :; done
+exit 0

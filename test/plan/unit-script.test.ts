@@ -1,0 +1,108 @@
+import { describe, expect, it } from "vitest";
+import { confirmScript, unitScript } from "../../src/plan/unit-script";
+import { osProfile } from "../../src/render/os";
+import type { UnitSpec } from "../../src/render/unit";
+import { inSandbox, writeFileLine } from "./sandbox";
+
+// The skeleton every unit shares, exercised with a toy unit whose "service" is a file under /srv.
+// Real sshd/firewall units are proven on lab hosts; here the mechanics: staging, idempotence,
+// validation before change, restore on failure, the detached watchdog and the confirm step.
+const ctx = { host: "box", policyHash: "0".repeat(64), os: osProfile("debian-12"), rollbackSeconds: 2 };
+
+function toyUnit(content: string, over: Partial<UnitSpec> = {}): UnitSpec {
+  return {
+    name: "cron",
+    files: [{ path: "/srv/app/app.conf", mode: "0640", owner: "root", group: "root", content }],
+    permissions: [{ path: "/srv/app", mode: "0750", owner: "root", group: "root" }],
+    payloads: [],
+    requires: ["cmp"],
+    validate: `grep -q '^valid' "$STAGE/srv/app/app.conf"`,
+    snapshot: `cp /srv/app/live "$BACKUP/live" 2>/dev/null || :`,
+    // the "service" loads its config into /srv/app/live; a reload counter proves when it happened
+    activate: `cp /srv/app/app.conf /srv/app/live && echo x >> /srv/app/reloads`,
+    verify: `cmp -s /srv/app/app.conf /srv/app/live && ! grep -q broken /srv/app/live`,
+    restore: `if [ -f "$BACKUP/live" ]; then cp "$BACKUP/live" /srv/app/live; else rm -f /srv/app/live; fi`,
+    lockoutRisk: true,
+    uninstall: "rm -rf /srv/app",
+    summary: [],
+    ...over,
+  };
+}
+
+const run = (script: string) => `sh <<'SCRIPT_EOF'\n${script}SCRIPT_EOF\necho "rc=$?"\n`;
+const confirm = confirmScript({ ...ctx, port: 22, closeTransition: ": nothing to close" });
+
+describe("unit script skeleton", () => {
+  it("installs with mode and owner, then a second run changes and reloads nothing", () => {
+    const script = unitScript(toyUnit("valid v1\n"), ctx);
+    const r = inSandbox(`mkdir -p /srv/app && chmod 0755 /srv/app
+${run(script)}
+stat -c 'mode=%a' /srv/app/app.conf /srv/app
+${run(confirm)}
+${run(script)}
+wc -l < /srv/app/reloads
+ls /var/lib/harden/txn 2>&1 | head -1`);
+    expect(r.stdout).toMatch(/cron: changes: \/srv\/app\/app.conf \/srv\/app\n/);
+    expect(r.stdout).toContain("cron: applied");
+    expect(r.stdout).toContain("mode=640\nmode=750");
+    expect(r.stdout).toContain("confirm: login on port 22 as root works; rollback disarmed for: cron");
+    expect(r.stdout).toMatch(/cron: in sync\nrc=0\n1\n/);
+    expect(r.stdout).toContain("No such file or directory"); // confirm closed the transaction
+  });
+
+  it("refuses invalid files before touching anything", () => {
+    const r = inSandbox(`mkdir -p /srv/app
+${writeFileLine("/srv/app/app.conf", "valid old\n")}
+${run(unitScript(toyUnit("garbage\n"), ctx))}
+cat /srv/app/app.conf; ls /var/lib/harden/txn 2>/dev/null | wc -l`);
+    expect(r.stderr).toContain("cron: FAILED: validation failed; nothing was changed");
+    expect(r.stdout).toContain("rc=1\nvalid old\n0\n");
+  });
+
+  it("restores files and the running state when verification fails", () => {
+    const r = inSandbox(`mkdir -p /srv/app
+${writeFileLine("/srv/app/app.conf", "valid old\n")}
+cp /srv/app/app.conf /srv/app/live
+${run(unitScript(toyUnit("valid but broken\n"), ctx))}
+cat /srv/app/app.conf /srv/app/live`);
+    expect(r.stderr).toContain("activation or verification failed; the previous state was restored");
+    expect(r.stdout).toContain("rc=1\nvalid old\nvalid old\n");
+  });
+
+  it("rolls back by itself when no confirm arrives, and confirm then reports it", () => {
+    const r = inSandbox(`mkdir -p /srv/app
+${writeFileLine("/srv/app/app.conf", "valid old\n")}
+cp /srv/app/app.conf /srv/app/live
+${run(unitScript(toyUnit("valid new\n"), ctx))}
+cat /srv/app/live
+sleep 4
+cat /srv/app/app.conf /srv/app/live
+${run(confirm)}`);
+    expect(r.stdout).toContain("cron: rollback armed: restores in 2s unless a new login confirms");
+    expect(r.stdout).toContain("rc=0\nvalid new\nvalid old\nvalid old\n");
+    expect(r.stderr).toContain("no confirmed login before the deadline");
+    expect(r.stderr).toContain("confirm: FAILED: the host had already rolled itself back");
+  });
+
+  it("removes files the apply created when it rolls back", () => {
+    const r = inSandbox(`${run(unitScript(toyUnit("valid new\n", { permissions: [] }), ctx))}
+sleep 4
+echo "left: $(ls /srv/app)"`);
+    expect(r.stdout).toContain("rc=0");
+    expect(r.stdout).toContain("left: reloads\n"); // the toy service's own counter, not ours
+  });
+
+  it("refuses a host whose os-release does not match the declared os", () => {
+    const r = inSandbox(run(unitScript(toyUnit("valid\n"), { ...ctx, os: osProfile("debian-13") })));
+    expect(r.stderr).toMatch(/host runs debian 12 but the policy declares debian-13; nothing was changed/);
+  });
+
+  it("quotes hostile values and keeps the script parseable", () => {
+    const hostile = "$(touch /srv/pwned)`id`'\";\n";
+    const unit = toyUnit(`valid ${hostile}`);
+    const script = unitScript(unit, ctx);
+    const r = inSandbox(`mkdir -p /srv/app\n${run(script)}\ntest -e /srv/pwned && echo EXPLOITED; cat /srv/app/app.conf`);
+    expect(r.stdout).not.toContain("EXPLOITED");
+    expect(r.stdout).toContain(`valid ${hostile}`);
+  });
+});
