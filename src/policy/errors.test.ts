@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { FleetInvalid, formatPath, formatValue } from "./errors";
+import { FleetInvalid, formatList, formatPath, formatValue } from "./errors";
 
 describe("formatPath", () => {
   it("writes paths the way the fleet is written", () => {
@@ -27,5 +27,12 @@ describe("FleetInvalid", () => {
     expect(e).toBeInstanceOf(Error);
     expect(e.errors).toEqual(["a: x", "b: y"]);
     expect(e.message).toBe("invalid fleet (2 errors):\n  a: x\n  b: y");
+  });
+});
+
+describe("formatList", () => {
+  it("prints plain words bare and quotes anything else", () => {
+    expect(formatList(["no", "prohibit-password", "ubuntu-22.04"])).toBe("no, prohibit-password, ubuntu-22.04");
+    expect(formatList(["web", "a\nb", "x y", 3])).toBe('web, "a\\nb", "x y", 3');
   });
 });

@@ -42,7 +42,9 @@ export function formatValue(value: unknown): string {
   return String(value);
 }
 
-/** Joins short lists in messages: "no, prohibit-password". */
+const BARE_WORD = /^[A-Za-z0-9_.@:/+-]+$/;
+
+/** Joins short lists in messages: "no, prohibit-password"; anything but a plain word is quoted and escaped. */
 export function formatList(values: readonly unknown[]): string {
-  return values.map((v) => (typeof v === "string" ? v : formatValue(v))).join(", ");
+  return values.map((v) => (typeof v === "string" && BARE_WORD.test(v) ? v : formatValue(v))).join(", ");
 }

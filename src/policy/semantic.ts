@@ -15,6 +15,8 @@ export interface HostUnderCheck {
   spec: HostSpec;
   /** host.adminSources, else fleet.adminSources, else none */
   adminSources: string[];
+  /** results shared by the hosts of one run: 50 hosts with one 100,000-entry blocklist scan it once */
+  memo: Map<string, unknown>;
 }
 
 export type HostCheck = (h: HostUnderCheck) => string[];
@@ -73,22 +75,29 @@ export const sshAllowAdmitsAdmin: HostCheck = ({ host, adminSources }) => {
 };
 
 /** A blocklist that drops an admin source before SSH is ever reached. */
-export const blocklistsSpareAdmin: HostCheck = ({ host, adminSources }) => {
+export const blocklistsSpareAdmin: HostCheck = ({ host, adminSources, memo }) => {
   if (adminSources.length === 0) return [];
-  const admins = adminSources.map((text) => ({ text, cidr: parseCidr(text)! }));
-  const errors: string[] = [];
-  for (const blocklist of host.policy.firewall.blocklists) {
-    for (const entry of blocklist.cidrs) {
-      const blocked = parseCidr(entry)!;
-      for (const admin of admins) {
-        if (cidrOverlaps(blocked, admin.cidr)) {
-          errors.push(`host ${host.name}: blocklist ${formatValue(blocklist.name)} contains ${entry}, which covers admin source ${admin.text}; remove it from the blocklist or fix adminSources`);
-        }
-      }
+  return host.policy.firewall.blocklists.flatMap((blocklist) => {
+    const key = `blocklist-admin\n${adminSources.join(",")}\n${blocklist.cidrs.join(",")}`;
+    let hits = memo.get(key) as [entry: string, admin: string][] | undefined;
+    if (hits === undefined) {
+      hits = blockedAdmins(blocklist.cidrs, adminSources);
+      memo.set(key, hits);
     }
-  }
-  return errors;
+    return hits.map(([entry, admin]) =>
+      `host ${host.name}: blocklist ${formatValue(blocklist.name)} contains ${entry}, which covers admin source ${admin}; remove it from the blocklist or fix adminSources`);
+  });
 };
+
+function blockedAdmins(entries: readonly string[], adminSources: readonly string[]): [string, string][] {
+  const admins = adminSources.map((text) => ({ text, cidr: parseCidr(text)! }));
+  const hits: [string, string][] = [];
+  for (const entry of entries) {
+    const blocked = parseCidr(entry)!;
+    for (const admin of admins) if (cidrOverlaps(blocked, admin.cidr)) hits.push([entry, admin.text]);
+  }
+  return hits;
+}
 
 /** The new SSH port must belong to SSH alone: a service rule on it would contradict sshAllow. */
 export const sshPortIsFree: HostCheck = ({ host }) => {
@@ -200,12 +209,18 @@ export const HOST_CHECKS: readonly HostCheck[] = [
   maxStartupsIsConsistent,
 ];
 
+/** What the host checks need about hosts[index], whose resolved form is `host`. */
+export function hostUnderCheck(fleet: Fleet, index: number, host: ResolvedHost, memo = new Map<string, unknown>()): HostUnderCheck {
+  const spec = fleet.hosts[index];
+  return { host, spec, adminSources: spec.adminSources ?? fleet.adminSources ?? [], memo };
+}
+
 /** All semantic errors of a schema-valid fleet: fleet-wide first, then host by host. */
 export function checkSemantics(fleet: Fleet, hosts: readonly ResolvedHost[]): string[] {
   const errors = FLEET_CHECKS.flatMap((check) => check(fleet));
+  const memo = new Map<string, unknown>();
   hosts.forEach((host, i) => {
-    const spec = fleet.hosts[i];
-    const h: HostUnderCheck = { host, spec, adminSources: spec.adminSources ?? fleet.adminSources ?? [] };
+    const h = hostUnderCheck(fleet, i, host, memo);
     for (const check of HOST_CHECKS) errors.push(...check(h));
   });
   return errors;
