@@ -15,6 +15,15 @@ export const SSHD_MAIN_CONFIG = "/etc/ssh/sshd_config";
 /** "Who owns this" marker the unit skeleton resolves on the host to the owner's primary group. */
 const PRIMARY_GROUP = "@primary";
 
+/** Key type of the pinned host key -> the name part of its default file /etc/ssh/ssh_host_<x>_key. */
+const HOST_KEY_FILE_TYPE: Record<string, string> = {
+  "ssh-ed25519": "ed25519",
+  "ssh-rsa": "rsa",
+  "ecdsa-sha2-nistp256": "ecdsa",
+  "ecdsa-sha2-nistp384": "ecdsa",
+  "ecdsa-sha2-nistp521": "ecdsa",
+};
+
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 /** The drop-in harden owns; named 00- so it is read before every other drop-in and the main file. */
@@ -225,24 +234,22 @@ export function renderSshd(host: ResolvedHost): UnitSpec {
     files.push({ path: lastDropIn, mode: "0644", owner: "root", group: "root", content: renderTemplate("sshd/zz-harden-last.conf.hbs", m) });
   }
   files.push(...keys.files);
-  const permissions: Permission[] = [{ path: SSHD_MAIN_CONFIG, mode: "0644", owner: "root", group: "root" }];
+  const permissions: Permission[] = [];
   const ownFiles = files.filter((f) => f.path.startsWith(profile.sshdDropInDir + "/")).map((f) => f.path);
 
   const algorithmChecks = (Object.keys(ALGORITHM_QUERIES) as (keyof CryptoLists)[])
     .filter((k) => m.lists[k] !== undefined)
     .map((k) => ({ query: ALGORITHM_QUERIES[k], list: k, algorithms: m.lists[k] as string[] }));
   const pinnedType = host.hostKey.split(" ")[0];
-  const pinnedKeyFile = m.hostKeys.find((f) =>
-    pinnedType === "ssh-ed25519" ? f.endsWith("ed25519_key") : pinnedType === "ssh-rsa" ? f.endsWith("rsa_key") : f.endsWith("ecdsa_key"),
-  );
-  const reload = renderTemplate("sshd/reload.sh.hbs", { service: profile.sshService });
+  const pinnedKeyFile = m.hostKeys.find((f) => f.endsWith(`_${HOST_KEY_FILE_TYPE[pinnedType] ?? "?"}_key`));
+  const reload = renderTemplate("sshd/reload.sh.hbs", { service: profile.sshService }).trimEnd();
   const ctx = {
     mainConfig: SSHD_MAIN_CONFIG,
     dropInDir: profile.sshdDropInDir,
     ownFiles,
     algorithmChecks,
     pinnedKeyFile: pinnedKeyFile ?? null,
-    users: keys.users.filter((u) => u.name !== "root"),
+    users: keys.users,
     port: m.port,
     selinux: profile.selinux && m.port !== 22,
     socketActivated: profile.sshSocketActivated,
