@@ -3,7 +3,7 @@
 import type { Blocklist } from "../policy/types";
 import { parseCidr } from "../policy/cidr";
 import type { Payload } from "./artifact";
-import { sha256 } from "./hash";
+import { listDigest, sha256 } from "./hash";
 
 /** Lists longer than this leave the ruleset file for a content-addressed payload. */
 export const PAYLOAD_THRESHOLD = 256;
@@ -133,7 +133,7 @@ export interface PreparedList {
 }
 
 export function prepareBlocklist(list: Blocklist, cache: PayloadCache): PreparedList {
-  const key = sha256(list.cidrs.join("\n"));
+  const key = listDigest(list.cidrs);
   const set = cache.memo("normalise", key, () => normaliseCidrs(list.cidrs));
   const large = set.v4.length + set.v6.length > PAYLOAD_THRESHOLD;
   return { name: list.name, id: listId(list.name), key, set, large };
