@@ -51,7 +51,9 @@ fi
 mkdir -p "$DIR"
 
 t0=$(date +%s)
-debootstrap --variant=minbase --keyring=/usr/share/keyrings/debian-archive-keyring.gpg "$SUITE" "$DIR" "$MIRROR" \
+# debootstrap mounts proc/sys inside the target itself; in a private mount namespace those mounts can
+# never be left behind in the machine's mount table by a killed build.
+unshare --mount --propagation private debootstrap --variant=minbase --keyring=/usr/share/keyrings/debian-archive-keyring.gpg "$SUITE" "$DIR" "$MIRROR" \
   >"$DIR.debootstrap.log" 2>&1 || { tail -n 30 "$DIR.debootstrap.log" >&2; die "debootstrap failed (log: $DIR.debootstrap.log)"; }
 t1=$(date +%s)
 

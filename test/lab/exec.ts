@@ -71,15 +71,24 @@ export function runAsync(cmd: string, args: string[], opts: ExecOptions = {}): P
       clearTimeout(timer);
       resolve({ code: 127, stdout: "", stderr: String(e) });
     });
-    child.on("close", (code, signal) => {
+    let done = false;
+    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (done) return;
+      done = true;
       clearTimeout(timer);
+      child.stdout.destroy();
+      child.stderr.destroy();
       const stderr = Buffer.concat(err).toString("utf8");
       resolve({
         code: timedOut ? 124 : (code ?? (signal ? 128 : 1)),
         stdout: Buffer.concat(out).toString("utf8"),
         stderr: timedOut ? `${stderr}[lab] killed after ${opts.timeoutMs ?? 60_000} ms\n` : stderr,
       });
-    });
+    };
+    child.on("close", finish);
+    // A daemon started by the command (`cmd &`) may keep our stdout open for good: once the command
+    // itself has exited, take what has arrived shortly after instead of waiting for the pipe to close.
+    child.on("exit", (code, signal) => setTimeout(() => finish(code, signal), 200).unref());
     child.stdin.end(opts.input ?? "");
   });
 }

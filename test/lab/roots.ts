@@ -2,7 +2,7 @@
 // "debian-13" is a trixie root that build-root.sh makes once with debootstrap and every run reuses.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { runSync } from "./exec";
+import { runAsync } from "./exec";
 import { LAB_DIR } from "./paths";
 
 export type LabRoot = "debian-12" | "debian-13";
@@ -30,8 +30,11 @@ export interface RootInfo {
   builtSeconds: number;
 }
 
-/** Returns the lower dir for `root`, building it first when it is missing. Throws with the build log's tail. */
-export function ensureRoot(root: LabRoot): RootInfo {
+/**
+ * Returns the lower dir for `root`, building it first when it is missing (async: a build takes about a
+ * minute and must not block the test worker). Throws with the build output's tail.
+ */
+export async function ensureRoot(root: LabRoot): Promise<RootInfo> {
   const dir = rootDir(root);
   if (root === "debian-12") {
     // This root is the live machine: it is only "debian-12" if the machine is.
@@ -41,7 +44,7 @@ export function ensureRoot(root: LabRoot): RootInfo {
   }
   if (existsSync(join(dir, STAMP))) return { dir, builtSeconds: 0 };
   const t0 = Date.now();
-  const r = runSync("bash", [BUILD_SCRIPT, root, dir], { timeoutMs: 30 * 60_000 });
+  const r = await runAsync("bash", [BUILD_SCRIPT, root, dir], { timeoutMs: 30 * 60_000 });
   if (r.code !== 0 || !existsSync(join(dir, STAMP))) {
     throw new Error(`lab: building root ${root} failed (exit ${r.code}):\n${(r.stderr + r.stdout).trim().split("\n").slice(-30).join("\n")}`);
   }
