@@ -1,6 +1,6 @@
 import type { OsProfile } from "../render/os";
 import { registerPartial, renderTemplate } from "../render/templates";
-import { sha256 } from "../render/hash";
+import { sha256, stableJson } from "../render/hash";
 import type { UnitSpec } from "../render/unit";
 
 registerPartial("lib", "plan/lib.sh");
@@ -29,6 +29,15 @@ function delimiterFor(content: string): string {
   return delimiter;
 }
 
+/**
+ * Digest of what one unit installs and runs. The script header names this, not the host's policy
+ * hash: a cron change must leave the firewall script byte-identical, or Pulumi re-runs every unit.
+ */
+export function unitDigest(unit: UnitSpec): string {
+  const payloads = unit.payloads.map((p) => p.sha256);
+  return sha256(stableJson({ ...unit, payloads, summary: undefined }));
+}
+
 /** The self-contained POSIX sh script that applies one unit (templates/plan/unit.sh.hbs). */
 export function unitScript(unit: UnitSpec, ctx: ScriptContext): string {
   const files = unit.files.map((f) => {
@@ -38,7 +47,7 @@ export function unitScript(unit: UnitSpec, ctx: ScriptContext): string {
   return renderTemplate("plan/unit.sh.hbs", {
     unit: unit.name,
     host: ctx.host,
-    policyHash: ctx.policyHash,
+    unitDigest: unitDigest(unit),
     os: { id: ctx.os.osRelease.id, versionId: ctx.os.osRelease.versionId },
     rollbackSeconds: ctx.rollbackSeconds ?? DEFAULT_ROLLBACK_SECONDS,
     requires: unit.requires,

@@ -3,6 +3,7 @@ import { remote } from "@pulumi/command";
 import { planFleet, type PlanOptions } from "../plan/plan";
 import type { HostPlan, Step } from "../plan/types";
 import type { Fleet, HostSpec, Policy } from "../policy/types";
+import type { UnitName } from "../render/unit";
 import { sshConnection, type DialOptions } from "./connection";
 import { DEFAULT_PAYLOAD_DIR, payloadAsset } from "./payload-asset";
 
@@ -13,6 +14,11 @@ interface CommonArgs {
   dial?: DialOptions;
   /** local cache for large payloads (blocklists), relative to the program's directory */
   payloadDir?: string;
+  /**
+   * More trigger values per unit (e.g. HostDrift's heal count): a change re-runs that unit, and
+   * confirm after it. Absent units keep their triggers as they are.
+   */
+  extraTriggers?: Partial<Record<UnitName, pulumi.Input<unknown>>>;
 }
 
 /** A host already planned (what the stack program passes: the fleet was validated as a whole). */
@@ -62,16 +68,17 @@ export class HardenedHost extends pulumi.ComponentResource {
   /** the SSH port and user that work after apply (known once confirm has succeeded) */
   readonly sshPort: pulumi.Output<number>;
   readonly sshUser: pulumi.Output<string>;
-  /** sha256 of each step's script (the steps' triggers) */
+  /** sha256 of each step's script, by step name */
   readonly units: Record<string, string>;
   readonly uploads: remote.CopyToRemote[];
   readonly steps: remote.Command[];
   readonly teardown: remote.Command;
 
   constructor(name: string, args: HardenedHostArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("hardening:index:HardenedHost", name, {}, opts);
+    // planned before super(): invalid input must throw before anything is registered
     const plan = "plan" in args ? args.plan : planOneHost(args);
     if (plan.steps.length === 0) throw new Error(`${name}: the plan has no steps`);
+    super("hardening:index:HardenedHost", name, {}, opts);
     this.plan = plan;
 
     const key = pulumi.secret(args.privateKey);
@@ -87,8 +94,12 @@ export class HardenedHost extends pulumi.ComponentResource {
       }, { parent: this }));
 
     let previous: pulumi.Resource[] = this.uploads;
-    this.steps = plan.steps.map((step) => {
-      const command = stepCommand(name, step, key, args.dial, { parent: this, dependsOn: previous });
+    const extra = (s: Step): pulumi.Input<unknown>[] =>
+      s.name !== "confirm" && args.extraTriggers?.[s.name] !== undefined ? [args.extraTriggers[s.name]] : [];
+    this.steps = plan.steps.map((step, i) => {
+      const extras = step.name === "confirm" ? plan.steps.slice(0, i).flatMap(extra) : extra(step);
+      const command = stepCommand(name, step, [...stepTriggers(plan.steps, i), ...extras], key, args.dial,
+        { parent: this, dependsOn: previous });
       previous = [command];
       return command;
     });
@@ -120,12 +131,27 @@ export class HardenedHost extends pulumi.ComponentResource {
 }
 
 /**
+ * A step's triggers: its script's sha256. Confirm's also name every step before it, with the
+ * connection it ran over. WHY: a unit that runs arms the host's rollback, and only confirm disarms
+ * it; confirm's own script may not change when a unit does (a template upgrade, a connection
+ * change that re-runs a drifted unit), and a confirm that does not run lets the host undo a
+ * successful apply a minute later. Confirm runs whenever anything before it may have run.
+ */
+export function stepTriggers(steps: readonly Step[], index: number): string[] {
+  const step = steps[index];
+  if (step.name !== "confirm") return [step.sha256];
+  const before = steps.slice(0, index).map((s) =>
+    `${s.name} ${s.sha256} ${s.connection.user}@${s.connection.address}:${s.connection.port}`);
+  return [step.sha256, ...before];
+}
+
+/**
  * One plan step as a remote.Command. `triggers` = the script's sha256, so a changed script is a
  * replace (create again; deleteBeforeReplace so no old delete can ever run after the new create),
  * while a changed connection is an update that re-runs the same, idempotent script.
  */
 function stepCommand(
-  name: string, step: Step, key: pulumi.Output<string>, dial: DialOptions | undefined,
+  name: string, step: Step, triggers: pulumi.Input<unknown>[], key: pulumi.Output<string>, dial: DialOptions | undefined,
   opts: pulumi.CustomResourceOptions,
 ): remote.Command {
   return new remote.Command(`${name}-${step.name}`, {
@@ -133,7 +159,7 @@ function stepCommand(
     create: step.command,
     update: step.command,
     stdin: step.script,
-    triggers: [step.sha256],
+    triggers,
     // sshd drops `environment` unless AcceptEnv allows it, and previous output has no use here
     addPreviousOutputInEnv: false,
   }, { ...opts, deleteBeforeReplace: true });

@@ -3,5 +3,5 @@ export { HardenedHost, planOneHost } from "./hardened-host";
 export type { FleetContext, HardenedHostArgs, HostPolicyArgs, PlannedHostArgs } from "./hardened-host";
 export { DEFAULT_DIAL, sshConnection } from "./connection";
 export type { DialOptions } from "./connection";
-export { deployFleet, CONFIG_NAMESPACE, DEFAULT_KEY_CONFIG } from "./program";
-export type { HostOutputs } from "./program";
+export { deployFleet, stackOutputs, CONFIG_NAMESPACE, DEFAULT_KEY_CONFIG } from "./program";
+export type { DeployOptions, HostOutputs } from "./program";

@@ -19,11 +19,16 @@ export interface HostOutputs {
   units: Record<string, string>;
 }
 
+export interface DeployOptions {
+  /** local payload cache (see payloadAsset); defaults to .harden/payloads in the program's directory */
+  payloadDir?: string;
+}
+
 /**
  * The stack program: read `hardening:fleet`, validate it as the CLI does, plan every host and
  * deliver each as a HardenedHost. An invalid fleet throws before any resource is registered.
  */
-export function deployFleet(): Record<string, HostOutputs> {
+export function deployFleet(options: DeployOptions = {}): HardenedHost[] {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
   const fleetInput = config.requireObject<unknown>("fleet");
   let plans: HostPlan[];
@@ -50,22 +55,23 @@ export function deployFleet(): Record<string, HostOutputs> {
     return keys.get(reference)!;
   };
 
-  const outputs: Record<string, HostOutputs> = {};
-  for (const plan of plans) {
-    const host = new HardenedHost(plan.host, {
-      plan,
-      privateKey: keyFor(keyNames.get(plan.host) ?? DEFAULT_KEY_CONFIG),
-      dial,
-    });
-    outputs[plan.host] = {
-      address: plan.target.address,
-      sshPort: host.sshPort,
-      sshUser: host.sshUser,
-      policyHash: plan.policyHash,
-      units: host.units,
-    };
-  }
-  return outputs;
+  return plans.map((plan) => new HardenedHost(plan.host, {
+    plan,
+    privateKey: keyFor(keyNames.get(plan.host) ?? DEFAULT_KEY_CONFIG),
+    dial,
+    payloadDir: options.payloadDir,
+  }));
+}
+
+/** The stack outputs: per host name, what a user wants to see after `pulumi up`. */
+export function stackOutputs(hosts: HardenedHost[]): Record<string, HostOutputs> {
+  return Object.fromEntries(hosts.map((host) => [host.plan.host, {
+    address: host.plan.target.address,
+    sshPort: host.sshPort,
+    sshUser: host.sshUser,
+    policyHash: host.plan.policyHash,
+    units: host.units,
+  }]));
 }
 
 /** host name -> the config key holding its own private key (`connection.privateKey`), if it names one. */

@@ -36,5 +36,8 @@ export function fixturePlan(options: { host?: string; cidrs?: number; currentPor
     teardown: `#!/bin/sh\n# teardown for ${host}\nexit 0\n`,
     files: [],
     summary: {},
+    // drift's part of the plan; HardenedHost does not deliver it
+    probe: "#!/bin/sh\nexit 0\n",
+    expect: {} as HostPlan["expect"],
   };
 }

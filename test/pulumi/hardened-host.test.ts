@@ -2,10 +2,11 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ASSET_SIG, SIG_KEY, allRegistered, isSecret, publicPart, reveal, settled, startRecording, type Recording } from "./recorder";
 import { fixturePlan, manyCidrs } from "./fixture-plan";
-import { HardenedHost } from "../../src/pulumi/hardened-host";
+import { HardenedHost, stepTriggers } from "../../src/pulumi/hardened-host";
 import { sha256 } from "../../src/render/hash";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nFIXTUREKEYMATERIALxyz123\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -56,7 +57,8 @@ describe("HardenedHost", () => {
       expect(r.wire.create).toBe(step.command);
       expect(r.wire.update).toBe(step.command);
       expect(r.wire.stdin).toBe(step.script);
-      expect(r.wire.triggers).toEqual([step.sha256]);
+      expect((r.wire.triggers as string[])[0]).toBe(step.sha256);
+      expect(r.wire.triggers).toHaveLength(step.name === "confirm" ? 5 : 1);
       expect(r.wire.addPreviousOutputInEnv).toBe(false);
       expect(r.wire).not.toHaveProperty("environment");
       expect(r.wire).not.toHaveProperty("delete");
@@ -65,6 +67,21 @@ describe("HardenedHost", () => {
       expect(r.replaceOnChanges).toContain("triggers[*]");
       expect(r.additionalSecretOutputs).toContain("connection");
     }
+  });
+
+  it("triggers confirm on every step before it and the connection it ran over", () => {
+    const [firewall] = plan.steps;
+    expect(rec.byName("web1-confirm").wire.triggers).toEqual([
+      plan.steps[4].sha256,
+      `firewall ${firewall.sha256} root@203.0.113.10:22`,
+      `sshd ${plan.steps[1].sha256} root@203.0.113.10:22`,
+      `fail2ban ${plan.steps[2].sha256} root@203.0.113.10:2222`,
+      `cron ${plan.steps[3].sha256} root@203.0.113.10:2222`,
+    ]);
+    // the operator moving `connection` to the new port re-runs firewall, sshd and so confirm; nothing else
+    const moved = fixturePlan({ currentPort: 2222 }).steps;
+    const changed = moved.filter((s, i) => JSON.stringify(stepTriggers(moved, i)) !== JSON.stringify(stepTriggers(plan.steps, i)));
+    expect(changed.map((s) => s.name)).toEqual(["confirm"]);
   });
 
   it("connects over the pinned host key, as the step's endpoint says, with the key as a secret", () => {
@@ -119,6 +136,24 @@ describe("HardenedHost", () => {
     });
   });
 });
+
+describe("HardenedHost with extra triggers (drift's heal count)", () => {
+  it("adds them to that unit and to confirm only", async () => {
+    const plan = fixturePlan({ host: "db1", cidrs: 10 });
+    const rec = startRecording({});
+    const host = new HardenedHost("db1", { plan, privateKey: KEY, payloadDir, extraTriggers: { sshd: settledLater(3) } });
+    await allRegistered([host, ...host.uploads, ...host.steps, host.teardown]);
+    expect(rec.byName("db1-sshd").wire.triggers).toEqual([plan.steps[1].sha256, 3]);
+    expect(rec.byName("db1-firewall").wire.triggers).toEqual([plan.steps[0].sha256]);
+    expect(rec.byName("db1-cron").wire.triggers).toEqual([plan.steps[3].sha256]);
+    expect(rec.byName("db1-confirm").wire.triggers).toEqual([...stepTriggers(plan.steps, 4), 3]);
+  });
+});
+
+/** an Output that resolves a little later, as a provider's output would */
+function settledLater(value: number): pulumi.Output<number> {
+  return pulumi.output(new Promise<number>((r) => setTimeout(() => r(value), 10)));
+}
 
 describe("HardenedHost for a non-root login", () => {
   it("tears down through sudo, as the steps run", async () => {
