@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { planFleet } from "../plan/plan";
 import { FleetInvalid, validateFleet } from "../policy/validate";
+import { DRIFT_USAGE, driftCommand } from "./drift-command";
 import { InputError, loadFleetFile, stackFile } from "./load-fleet";
 import { reviewTree } from "./review-tree";
 import { diffTree, writeTree } from "./tree-io";
@@ -9,9 +10,11 @@ const USAGE = `usage:
   harden validate (FILE | --stack NAME)
   harden render   (FILE | --stack NAME) --out DIR [--check]
 
+${DRIFT_USAGE}
+
 FILE is a fleet as .yaml/.json, or a Pulumi stack file (its hardening:fleet value).
 --stack NAME reads stacks/Pulumi.NAME.yaml.
-exit codes: 0 ok, 1 render --check found differences, 2 invalid input or usage`;
+exit codes: 0 ok, 1 render --check found differences or drift, 2 invalid input, usage, or a host not checked`;
 
 /** Exit codes: 0 fine, 1 a check found differences, 2 the input or the call is wrong. */
 export interface Io {
@@ -26,8 +29,10 @@ function fleetSource(positionals: string[], stack: string | undefined): string {
   return positionals[0];
 }
 
-export function main(argv: string[], io: Io = { out: console.log, err: console.error }): number {
+export function main(argv: string[], io: Io = { out: console.log, err: console.error }): number | Promise<number> {
   const [command, ...rest] = argv;
+  // drift talks to hosts, so it is the one asynchronous command and parses its own options
+  if (command === "drift") return driftCommand(rest, io);
   try {
     const { values, positionals } = parseArgs({
       args: rest,

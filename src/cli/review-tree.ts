@@ -8,6 +8,7 @@ import { reviewSummary } from "./summary";
  *   <host>/files/<absolute path>   every file a unit installs
  *   <host>/steps/NN-<step>.sh      the scripts, in order, exactly as sent on stdin
  *   <host>/teardown.sh             what a destroy runs
+ *   <host>/probe.sh                the read-only drift probe
  *   <host>/plan.json               steps with command, script file, sha256 and connection
  *   payloads/<sha256>.<ext>        large lists, once per distinct content
  *   SUMMARY.md                     per host: SSH settings, open ports, jails, cron allow list
@@ -23,6 +24,7 @@ export function reviewTree(plans: HostPlan[]): Map<string, string> {
       return { name: step.name, command: step.command, script, sha256: step.sha256, via: step.via, connection: step.connection };
     });
     tree.set(`${dir}/teardown.sh`, plan.teardown);
+    tree.set(`${dir}/probe.sh`, plan.probe);
     const uploads = plan.uploads.map((u) => {
       const local = `payloads/${u.remotePath.split("/").pop()}`;
       tree.set(local, u.content);

@@ -10,6 +10,7 @@ import { renderSshd } from "../render/sshd";
 import type { UnitSpec } from "../render/unit";
 import type { Endpoint, HostPlan, Step, StepName } from "./types";
 import { confirmScript, teardownScript, unitScript } from "./unit-script";
+import { driftParts } from "../drift/plan-parts";
 
 export interface PlanOptions {
   rollbackSeconds?: number;
@@ -73,6 +74,7 @@ export function planHost(host: ResolvedHost, payloads: PayloadCache, options: Pl
     teardown: teardownScript(units, { host: host.name }),
     files: units.flatMap((u) => u.files),
     summary: Object.fromEntries(units.map((u) => [u.name, u.summary])) as HostPlan["summary"],
+    ...driftParts(host, units, payloads, hash),
   };
 }
 

@@ -4,6 +4,7 @@ import { planFleet, type PlanOptions } from "../plan/plan";
 import type { HostPlan, Step } from "../plan/types";
 import type { Fleet, HostSpec, Policy } from "../policy/types";
 import type { UnitName } from "../render/unit";
+import { HostDrift } from "./drift-resource";
 import { sshConnection, type DialOptions } from "./connection";
 import { DEFAULT_PAYLOAD_DIR, payloadAsset } from "./payload-asset";
 
@@ -73,6 +74,8 @@ export class HardenedHost extends pulumi.ComponentResource {
   readonly uploads: remote.CopyToRemote[];
   readonly steps: remote.Command[];
   readonly teardown: remote.Command;
+  /** read-only: its refresh runs the probe; drifted units re-run through their heal counts */
+  readonly drift: HostDrift;
 
   constructor(name: string, args: HardenedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     // planned before super(): invalid input must throw before anything is registered
@@ -93,9 +96,14 @@ export class HardenedHost extends pulumi.ComponentResource {
         triggers: [upload.sha256],
       }, { parent: this }));
 
+    // Before the steps, because they read its heal counts: `pulumi up --refresh` lets read() bump the
+    // count of a drifted unit, which changes that step's trigger, so the unit (and confirm) re-run.
+    this.drift = new HostDrift(`${name}-drift`, { plan, privateKey: key }, { parent: this });
+    const heal = (unit: string) => this.drift.heal.apply((counts) => counts?.[unit] ?? 0);
+
     let previous: pulumi.Resource[] = this.uploads;
     const extra = (s: Step): pulumi.Input<unknown>[] =>
-      s.name !== "confirm" && args.extraTriggers?.[s.name] !== undefined ? [args.extraTriggers[s.name]] : [];
+      s.name === "confirm" ? [] : [args.extraTriggers?.[s.name] ?? heal(s.name)];
     this.steps = plan.steps.map((step, i) => {
       const extras = step.name === "confirm" ? plan.steps.slice(0, i).flatMap(extra) : extra(step);
       const command = stepCommand(name, step, [...stepTriggers(plan.steps, i), ...extras], key, args.dial,

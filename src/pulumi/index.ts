@@ -5,3 +5,5 @@ export { DEFAULT_DIAL, sshConnection } from "./connection";
 export type { DialOptions } from "./connection";
 export { deployFleet, stackOutputs, CONFIG_NAMESPACE, DEFAULT_KEY_CONFIG } from "./program";
 export type { DeployOptions, HostOutputs } from "./program";
+export { HostDrift, hostDriftInputs } from "./drift-resource";
+export type { HostDriftArgs } from "./drift-resource";
