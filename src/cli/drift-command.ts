@@ -4,8 +4,8 @@ import { parseArgs } from "node:util";
 import { checkHost, type HostCheck } from "../drift/check-host";
 import { planFleet } from "../plan/plan";
 import type { HostPlan } from "../plan/types";
-import { FleetInvalid } from "../policy/validate";
-import { InputError, loadFleetFile, stackFile } from "./load-fleet";
+import { InputError, reportInputError } from "./input-errors";
+import { fleetSource, loadFleetFile } from "./load-fleet";
 
 export const DRIFT_USAGE = `usage:
   harden drift (FILE | --stack NAME) [--host NAME]... [--json] [--identity KEYFILE]
@@ -86,9 +86,7 @@ export async function driftCommand(args: string[], io: DriftIo): Promise<number>
         timeout: { type: "string" },
       },
     });
-    if (values.stack && positionals.length) throw new InputError("give either FILE or --stack, not both");
-    if (!values.stack && positionals.length !== 1) throw new InputError("give one FILE or --stack NAME");
-    const source = values.stack ? stackFile(values.stack) : positionals[0];
+    const source = fleetSource(positionals, values.stack);
     const concurrency = positiveInt("--concurrency", values.concurrency, DEFAULT_CONCURRENCY);
     const timeoutMs = positiveInt("--timeout", values.timeout, DEFAULT_TIMEOUT_SECONDS) * 1000;
     let plans: HostPlan[] = planFleet(loadFleetFile(source));
@@ -113,16 +111,6 @@ export async function driftCommand(args: string[], io: DriftIo): Promise<number>
     }
     return exitCode(checks);
   } catch (e) {
-    if (e instanceof FleetInvalid) {
-      for (const line of e.errors) io.err(line);
-      io.err(`invalid fleet: ${e.errors.length} error(s)`);
-      return 2;
-    }
-    if (e instanceof InputError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      io.err(`harden drift: ${(e as Error).message}`);
-      io.err(DRIFT_USAGE);
-      return 2;
-    }
-    throw e;
+    return reportInputError(e, io, "harden drift", DRIFT_USAGE);
   }
 }

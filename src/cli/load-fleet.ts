@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { InputError } from "./input-errors";
 
 /** The config key a stack file carries the fleet under. */
 export const FLEET_CONFIG_KEY = "hardening:fleet";
 
-export class InputError extends Error {}
 
 /** A fleet from a plain .yaml/.json file, or from a stack file's `hardening:fleet` config value. */
 export function loadFleetFile(path: string): unknown {
@@ -28,4 +28,12 @@ export function loadFleetFile(path: string): unknown {
 
 export function stackFile(stack: string, projectDir = process.cwd()): string {
   return join(projectDir, "stacks", `Pulumi.${stack}.yaml`);
+}
+
+/** Where the fleet comes from: one FILE, or --stack NAME; never both. */
+export function fleetSource(positionals: string[], stack: string | undefined): string {
+  if (stack && positionals.length) throw new InputError("give either FILE or --stack, not both");
+  if (stack) return stackFile(stack);
+  if (positionals.length !== 1) throw new InputError("give one FILE or --stack NAME");
+  return positionals[0];
 }

@@ -2,7 +2,8 @@ import { parseArgs } from "node:util";
 import { planFleet } from "../plan/plan";
 import { FleetInvalid, validateFleet } from "../policy/validate";
 import { DRIFT_USAGE, driftCommand } from "./drift-command";
-import { InputError, loadFleetFile, stackFile } from "./load-fleet";
+import { InputError, reportInputError } from "./input-errors";
+import { fleetSource, loadFleetFile } from "./load-fleet";
 import { reviewTree } from "./review-tree";
 import { diffTree, writeTree } from "./tree-io";
 
@@ -20,13 +21,6 @@ exit codes: 0 ok, 1 render --check found differences or drift, 2 invalid input, 
 export interface Io {
   out: (line: string) => void;
   err: (line: string) => void;
-}
-
-function fleetSource(positionals: string[], stack: string | undefined): string {
-  if (stack && positionals.length) throw new InputError("give either FILE or --stack, not both");
-  if (stack) return stackFile(stack);
-  if (positionals.length !== 1) throw new InputError("give one FILE or --stack NAME");
-  return positionals[0];
 }
 
 export function main(argv: string[], io: Io = { out: console.log, err: console.error }): number | Promise<number> {
@@ -67,16 +61,6 @@ export function main(argv: string[], io: Io = { out: console.log, err: console.e
     io.err(USAGE);
     return 2;
   } catch (e) {
-    if (e instanceof FleetInvalid) {
-      for (const line of e.errors) io.err(line);
-      io.err(`invalid fleet: ${e.errors.length} error(s)`);
-      return 2;
-    }
-    if (e instanceof InputError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      io.err(`harden: ${(e as Error).message}`);
-      io.err(USAGE);
-      return 2;
-    }
-    throw e;
+    return reportInputError(e, io, "harden", USAGE);
   }
 }

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
+import { InputError } from "./input-errors";
 
 /** Marks a folder as ours, so that `render` never deletes files in a folder it did not write. */
 const MARKER = ".harden-render";
@@ -15,7 +16,7 @@ function listFiles(root: string, dir = root): string[] {
 /** Writes the tree; files left from an earlier render that the new one lacks are removed. */
 export function writeTree(outDir: string, tree: Map<string, string>): void {
   if (existsSync(outDir) && readdirSync(outDir).length > 0 && !existsSync(join(outDir, MARKER))) {
-    throw new Error(`${outDir} is not empty and was not written by harden render; refusing to overwrite it`);
+    throw new InputError(`${outDir} is not empty and was not written by harden render; refusing to overwrite it`);
   }
   for (const stale of listFiles(outDir)) {
     if (stale !== MARKER && !tree.has(stale)) rmSync(join(outDir, stale));
