@@ -1,7 +1,7 @@
 // Executes a HostPlan against a real host the way the Pulumi delivery does with @pulumi/command: uploads
 // first, then every step over its own fresh SSH connection (the step's address, port, user, pinned host
 // key), `step.command` with `step.script` on stdin, stopping at the first failure.
-import type { HostPlan, Upload } from "../../src/plan/types";
+import type { HostPlan, Step, Upload } from "../../src/plan/types";
 import { shq } from "./exec";
 import { SshEndpoint, sshRun } from "./ssh";
 
@@ -15,6 +15,8 @@ export interface StepResult {
   stdout: string;
   stderr: string;
   ms: number;
+  /** a failed step only: one sentence saying what failed and what the host does about it (see failureMessage) */
+  message?: string;
 }
 
 export interface RunPlanOptions {
@@ -76,8 +78,39 @@ export async function runPlan(plan: RunnablePlan, opts: RunPlanOptions): Promise
   for (const step of plan.steps) {
     if (only && !only.has(step.name)) continue;
     const r = await timed(step.name, "step", () => ssh(step.connection, step.command, step.script));
+    if (r.code !== 0) r.message = failureMessage(step, r, results);
     results.push(r);
     if (r.code !== 0) break;
   }
   return results;
+}
+
+/** What a unit script prints when it starts the rollback watchdog (templates/plan/unitlib.sh, arm_rollback). */
+const ARMED = /rollback armed: restores in (\d+)s/;
+
+function lastLine(text: string): string {
+  return text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).pop() ?? "";
+}
+
+/**
+ * The run's error for a failed step: which login or script failed and why, and whether the host will put
+ * itself back. A step fails with 255 when ssh could not log in (the unit scripts exit 1); once a unit has
+ * armed the watchdog in this run, nothing but the confirm step disarms it, so the host restores itself.
+ */
+export function failureMessage(step: Pick<Step, "name" | "connection">, r: Pick<StepResult, "code" | "stdout" | "stderr">, earlier: StepResult[]): string {
+  const armedBy = [...earlier.filter((e) => e.kind === "step"), { name: step.name, stdout: r.stdout }]
+    .filter((e) => ARMED.test(e.stdout));
+  const changed = earlier.filter((e) => e.kind === "step" && /: applied$/m.test(e.stdout)).map((e) => e.name);
+  const after = armedBy.length > 0
+    ? `the host restores its previous state within ${ARMED.exec(armedBy[armedBy.length - 1].stdout)![1]} s ` +
+      `(rollback armed by ${armedBy.map((e) => e.name).join(", ")}${changed.length ? `; applied before: ${changed.join(", ")}` : ""})`
+    : "no rollback is armed: no earlier step of this run changed the host";
+  const { user, address, port } = step.connection;
+  if (r.code === 255) {
+    return `${step.name} could not log in as ${user} on ${address}:${port} (${lastLine(r.stderr) || "ssh exited with 255"}); ${after}`;
+  }
+  if (r.code === 124) return `${step.name} did not finish (${lastLine(r.stderr)}); ${after}`;
+  // runAsync reports a client ended by a signal as 128
+  if (r.code === 128) return `${step.name} was interrupted: the ssh client ended by a signal (last output: ${lastLine(r.stdout) || "none"}); ${after}`;
+  return `${step.name} failed with exit ${r.code} (${lastLine(r.stderr) || lastLine(r.stdout)}); ${after}`;
 }
