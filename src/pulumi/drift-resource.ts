@@ -32,7 +32,7 @@ export interface HostDriftState {
   drift: Record<string, string>;
   /** unit -> how many refreshes found it drifted: a trigger that makes that unit run again */
   heal: Record<string, number>;
-  /** which endpoint the last probe used, "target user@host:port" */
+  /** which endpoint answered the last refresh, "target user@host:port" (create/update: the target) */
   checkedVia: string;
 }
 
@@ -74,10 +74,17 @@ async function probe(state: HostDriftState): Promise<{ drift: Record<string, str
 const PLAN_KEYS = ["host", "target", "current", "probe", "expect", "files", "timeoutSeconds", "driftModule"] as const;
 
 export const hostDriftProvider: pulumi.dynamic.ResourceProvider = {
-  /** Records the desired state; the probe runs once to prove the host can be checked. */
+  /**
+   * Records the desired state; the probe runs once to prove the host can be checked. WHY checkedVia is
+   * the target and not what answered: create and update run before the units (the policy's port may not
+   * be open yet), and a refresh of the applied host answers on the target; recording the pre-apply
+   * endpoint made the first `pulumi refresh --expect-no-changes` after every first up fail on
+   * checkedVia alone. A host that later answers only on the current endpoint still shows as a change.
+   */
   async create(inputs: HostDriftState) {
-    const seen = await probe(inputs);
-    return { id: inputs.host, outs: { ...inputs, drift: {}, heal: {}, checkedVia: seen.via } };
+    await probe(inputs);
+    const t = inputs.target;
+    return { id: inputs.host, outs: { ...inputs, drift: {}, heal: {}, checkedVia: `target ${t.user}@${t.address}:${t.port}` } };
   },
 
   /** What the host looks like now: every drifted item, and a heal count bumped for each drifted unit. */
@@ -98,8 +105,9 @@ export const hostDriftProvider: pulumi.dynamic.ResourceProvider = {
 
   /** Records the desired state again (after the units re-ran); keeps the heal counts. */
   async update(_id: string, olds: HostDriftState, news: HostDriftState) {
-    const seen = await probe(news);
-    return { outs: { ...news, drift: {}, heal: olds.heal ?? {}, checkedVia: seen.via } };
+    await probe(news);
+    const t = news.target; // as in create(): desired, not the pre-apply endpoint that answered
+    return { outs: { ...news, drift: {}, heal: olds.heal ?? {}, checkedVia: `target ${t.user}@${t.address}:${t.port}` } };
   },
 
   /** Nothing on the host belongs to this resource. */

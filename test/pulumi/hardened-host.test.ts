@@ -4,22 +4,34 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ASSET_SIG, SIG_KEY, allRegistered, isSecret, publicPart, reveal, settled, startRecording, type Recording } from "./recorder";
+import { ASSET_SIG, SIG_KEY, UNKNOWN, allRegistered, isSecret, publicPart, reveal, settled, startRecording, type Recording } from "./recorder";
 import { fixturePlan, manyCidrs } from "./fixture-plan";
 import { HardenedHost, stepTriggers } from "../../src/pulumi/hardened-host";
+import { hostDriftInputs } from "../../src/pulumi/drift-resource";
 import { sha256 } from "../../src/render/hash";
+import type { NewResource } from "./recorder";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nFIXTUREKEYMATERIALxyz123\n-----END OPENSSH PRIVATE KEY-----\n";
 const payloadDir = mkdtempSync(join(tmpdir(), "harden-payloads-"));
 afterAll(() => rmSync(payloadDir, { recursive: true, force: true }));
 
-async function deliver(plan = fixturePlan()): Promise<{ rec: Recording; host: HardenedHost }> {
-  const rec = startRecording({});
+const DRIFT_TYPE = "pulumi-nodejs:dynamic/hardening:HostDrift";
+
+async function deliver(plan = fixturePlan(), newResource?: NewResource): Promise<{ rec: Recording; host: HardenedHost }> {
+  const rec = startRecording({ newResource });
   const host = new HardenedHost(plan.host, { plan, privateKey: KEY, payloadDir });
-  await allRegistered([host, ...host.uploads, ...host.steps, host.teardown]);
+  await allRegistered([host, host.drift, ...host.uploads, ...host.steps, host.teardown]);
   await settled(host.sshPort);
   return { rec, host };
 }
+
+/** The mock engine's default, except that `<host>-drift` has the heal counts a drifted refresh left in state. */
+const withHeal = (host: string, heal: Record<string, number>): NewResource => (args) => ({
+  id: args.custom ? `${args.name}-id` : undefined,
+  state: args.name === `${host}-drift` ? { ...args.inputs, heal } : args.inputs,
+});
+
+const UNITS = ["firewall", "sshd", "fail2ban", "cron"];
 
 describe("HardenedHost", () => {
   let rec: Recording;
@@ -27,11 +39,12 @@ describe("HardenedHost", () => {
   const plan = fixturePlan();
   beforeAll(async () => ({ rec, host } = await deliver(plan)));
 
-  it("registers the payload, one command per step in plan order, then the teardown, all children of the host", () => {
+  it("registers the payload, the drift resource, one command per step in plan order, then the teardown, all children of the host", () => {
     const names = rec.registrations.map((r) => `${r.type} ${r.name}`);
     expect(names).toEqual([
       "hardening:index:HardenedHost web1",
       `command:remote:CopyToRemote web1-payload-${plan.uploads[0].sha256.slice(0, 12)}`,
+      `${DRIFT_TYPE} web1-drift`,
       "command:remote:Command web1-firewall",
       "command:remote:Command web1-sshd",
       "command:remote:Command web1-fail2ban",
@@ -43,22 +56,27 @@ describe("HardenedHost", () => {
     for (const r of rec.registrations.slice(1)) expect(r.parent, r.name).toBe(component.urn);
   });
 
-  it("chains every step on the one before it, and the firewall on the payload", () => {
-    const order = rec.registrations.slice(1);
-    for (let i = 1; i < order.length; i++) {
-      expect(order[i].dependencies, order[i].name).toEqual([order[i - 1].urn]);
+  it("chains every step on the one before it and the firewall on the payload; every unit step and confirm also read the drift resource", () => {
+    const drift = rec.byName("web1-drift");
+    const chain = rec.registrations.slice(1).filter((r) => r !== drift);
+    expect(chain[0].dependencies).toEqual([]);
+    expect(drift.dependencies).toEqual([]);
+    for (let i = 1; i < chain.length; i++) {
+      const deps = chain[i].name === "web1-teardown" ? [chain[i - 1].urn] : [chain[i - 1].urn, drift.urn];
+      expect([...chain[i].dependencies].sort(), chain[i].name).toEqual(deps.sort());
     }
-    expect(order[0].dependencies).toEqual([]);
   });
 
-  it("runs each step's command with its script on stdin, triggered by its sha256, replaced delete-first", () => {
+  it("runs each step's command with its script on stdin, triggered by its sha256 (and heal count), replaced delete-first", () => {
     for (const step of plan.steps) {
       const r = rec.byName(`web1-${step.name}`);
       expect(r.wire.create).toBe(step.command);
       expect(r.wire.update).toBe(step.command);
       expect(r.wire.stdin).toBe(step.script);
       expect((r.wire.triggers as string[])[0]).toBe(step.sha256);
-      expect(r.wire.triggers).toHaveLength(step.name === "confirm" ? 5 : 1);
+      // a unit: [sha256, heal count]; confirm: its 5 plus the 4 units' heal counts
+      expect(r.wire.triggers).toHaveLength(step.name === "confirm" ? 9 : 2);
+      if (step.name !== "confirm") expect(r.wire.triggers, r.name).toEqual([step.sha256, 0]); // a fresh stack: nothing healed
       expect(r.wire.addPreviousOutputInEnv).toBe(false);
       expect(r.wire).not.toHaveProperty("environment");
       expect(r.wire).not.toHaveProperty("delete");
@@ -77,6 +95,7 @@ describe("HardenedHost", () => {
       `sshd ${plan.steps[1].sha256} root@203.0.113.10:22`,
       `fail2ban ${plan.steps[2].sha256} root@203.0.113.10:2222`,
       `cron ${plan.steps[3].sha256} root@203.0.113.10:2222`,
+      0, 0, 0, 0, // the units' heal counts, in step order
     ]);
     // the operator moving `connection` to the new port re-runs firewall, sshd and so confirm; nothing else
     const moved = fixturePlan({ currentPort: 2222 }).steps;
@@ -114,7 +133,13 @@ describe("HardenedHost", () => {
     expect(sha256(readFileSync(source.path as string, "utf8"))).toBe(upload.sha256);
     expect(copy.wire).toMatchObject({ remotePath: upload.remotePath, triggers: [upload.sha256] });
     expect(reveal(copy.wire.connection)).toMatchObject({ port: 22, hostKey: plan.current.hostKey });
-    for (const r of rec.registrations) expect(JSON.stringify(r.wire).length, r.name).toBeLessThan(4_000);
+    for (const r of rec.registrations) {
+      // the drift resource also carries its serialized provider (its code, a few KB, the same for every host)
+      const { __provider: _p, ...wire } = r.wire;
+      expect(JSON.stringify(wire).length, r.name).toBeLessThan(4_000);
+    }
+    const drift = JSON.stringify(rec.byName("web1-drift").wire);
+    for (const cidr of manyCidrs(100_000).filter((_, i) => i % 9973 === 0)) expect(drift).not.toContain(cidr);
     const firewall = String(rec.byName("web1-firewall").wire.stdin);
     expect(firewall).toContain(upload.remotePath);
     for (const cidr of manyCidrs(100_000).filter((_, i) => i % 9973 === 0)) expect(firewall).not.toContain(cidr);
@@ -137,16 +162,106 @@ describe("HardenedHost", () => {
   });
 });
 
-describe("HardenedHost with extra triggers (drift's heal count)", () => {
-  it("adds them to that unit and to confirm only", async () => {
+describe("HardenedHost's drift resource", () => {
+  let rec: Recording;
+  let host: HardenedHost;
+  const plan = fixturePlan({ host: "web2", cidrs: 10 });
+  beforeAll(async () => ({ rec, host } = await deliver(plan)));
+
+  it("is one HostDrift per host, a child of the host that depends on nothing, with the plan's probe and expectations", () => {
+    const drifts = rec.registrations.filter((r) => r.type === DRIFT_TYPE);
+    expect(drifts.map((r) => r.name)).toEqual(["web2-drift"]);
+    const [drift] = drifts;
+    expect(drift.custom).toBe(true);
+    expect(drift.parent).toBe(rec.byName("web2").urn);
+    expect(drift.dependencies).toEqual([]);
+    const { __provider, ...inputs } = reveal(drift.wire);
+    // desired state: nothing drifted; heal and checkedVia are filled by the provider
+    expect(inputs).toEqual(hostDriftInputs(plan, KEY));
+    expect(inputs.drift).toEqual({});
+    expect(inputs.driftModule).toBe("src/drift/check-host.ts"); // relative: no machine path in state
+    expect(typeof __provider).toBe("string");
+  });
+
+  it("holds the private key only as a secret: input, output and the serialized provider", () => {
+    const drift = rec.byName("web2-drift");
+    expect(isSecret(drift.wire.privateKey)).toBe(true);
+    expect(reveal(drift.wire.privateKey)).toBe(KEY);
+    expect(drift.additionalSecretOutputs).toContain("privateKey");
+    expect(JSON.stringify(publicPart(drift.wire))).not.toContain("FIXTUREKEYMATERIAL");
+    // the provider is code only: it captured no key, no plan, no absolute path
+    const provider = String(drift.wire.__provider);
+    expect(provider).not.toContain("FIXTUREKEYMATERIAL");
+    expect(provider).not.toContain(plan.target.address);
+    expect(provider).not.toContain(process.cwd());
+    expect(provider).toMatch(/require\("tsx\/cjs\/api"\)/); // modules are required inside its functions
+  });
+
+  it("exposes the heal counts the steps read: none on a fresh stack", async () => {
+    // the default mock echoes the inputs: heal is not one of them (the provider fills it), read as 0
+    expect(await settled(host.drift.heal)).toBeUndefined();
+    expect(rec.byName("web2-sshd").wire.triggers).toEqual([plan.steps[1].sha256, 0]);
+    // what create() returns on a real first up: heal {}, the same triggers
+    const created = await deliver(plan, withHeal("web2", {}));
+    expect(await settled(created.host.drift.heal)).toEqual({});
+    expect(await settled(created.host.drift.drift)).toEqual({});
+    for (const unit of UNITS) {
+      const step = plan.steps.find((s) => s.name === unit)!;
+      expect(created.rec.byName(`web2-${unit}`).wire.triggers, unit).toEqual([step.sha256, 0]);
+    }
+  });
+});
+
+describe("a heal count for one unit (left in state by a refresh that found it drifted)", () => {
+  it("changes that unit's triggers and confirm's, nothing else", async () => {
+    const plan = fixturePlan({ host: "web3", cidrs: 10 });
+    const triggers = (r: Recording) => Object.fromEntries(plan.steps.map((s) => [s.name, r.byName(`web3-${s.name}`).wire.triggers]));
+    const fresh = triggers((await deliver(plan)).rec);
+    const healed = triggers((await deliver(plan, withHeal("web3", { sshd: 1 }))).rec);
+    expect(plan.steps.map((s) => s.name).filter((n) => JSON.stringify(fresh[n]) !== JSON.stringify(healed[n])))
+      .toEqual(["sshd", "confirm"]);
+    expect(healed.sshd).toEqual([plan.steps[1].sha256, 1]);
+    expect(healed.confirm).toEqual([...stepTriggers(plan.steps, 4), 0, 1, 0, 0]);
+    for (const unit of UNITS.filter((u) => u !== "sshd")) expect(healed[unit]).toEqual(fresh[unit]);
+    // and the next refresh that finds sshd drifted again: only sshd's count moves
+    const again = triggers((await deliver(plan, withHeal("web3", { sshd: 2, cron: 1 }))).rec);
+    expect(again.sshd).toEqual([plan.steps[1].sha256, 2]);
+    expect(again.cron).toEqual([plan.steps[3].sha256, 1]);
+    expect(again.firewall).toEqual(fresh.firewall);
+  });
+});
+
+describe("a preview in which the drift resource changes (KNOWN LIMITATION)", () => {
+  // Without provider-side preview support (dynamic providers have none) the engine answers a preview's
+  // create or update with the resource's new inputs (pulumi/pkg/resource/plugin/provider_plugin.go,
+  // Update: `!protocol.supportsPreview` -> NewInputs). `heal` is not an input, so it is unknown and so is
+  // every unit's trigger: a preview of a plan change, or `preview --refresh` of a drifted host, lists
+  // every unit of that host (and confirm) as a possible replace, while the up re-runs only the units
+  // whose trigger really changed (execution.test.ts). Fix direction: carry `heal` in the inputs
+  // (provider check() copying it from the old inputs, read() returning inputs with the bumped count).
+  it("shows every unit step's heal trigger of that host as unknown", async () => {
+    const plan = fixturePlan({ host: "web4", cidrs: 10 });
+    const rec = startRecording({ preview: true }); // the mock echoes inputs: what the engine returns here
+    const host = new HardenedHost("web4", { plan, privateKey: KEY, payloadDir });
+    await allRegistered([host, host.drift, ...host.uploads, ...host.steps, host.teardown]);
+    for (const step of plan.steps) {
+      const triggers = rec.byName(`web4-${step.name}`).wire.triggers as unknown[];
+      expect(triggers[0]).toBe(step.sha256);
+      expect(triggers.slice(step.name === "confirm" ? 5 : 1), step.name).toEqual(step.name === "confirm" ? [UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN] : [UNKNOWN]);
+    }
+  });
+});
+
+describe("HardenedHost with extra triggers", () => {
+  it("replace the heal count of that unit, in that unit and in confirm only", async () => {
     const plan = fixturePlan({ host: "db1", cidrs: 10 });
     const rec = startRecording({});
     const host = new HardenedHost("db1", { plan, privateKey: KEY, payloadDir, extraTriggers: { sshd: settledLater(3) } });
-    await allRegistered([host, ...host.uploads, ...host.steps, host.teardown]);
+    await allRegistered([host, host.drift, ...host.uploads, ...host.steps, host.teardown]);
     expect(rec.byName("db1-sshd").wire.triggers).toEqual([plan.steps[1].sha256, 3]);
-    expect(rec.byName("db1-firewall").wire.triggers).toEqual([plan.steps[0].sha256]);
-    expect(rec.byName("db1-cron").wire.triggers).toEqual([plan.steps[3].sha256]);
-    expect(rec.byName("db1-confirm").wire.triggers).toEqual([...stepTriggers(plan.steps, 4), 3]);
+    expect(rec.byName("db1-firewall").wire.triggers).toEqual([plan.steps[0].sha256, 0]);
+    expect(rec.byName("db1-cron").wire.triggers).toEqual([plan.steps[3].sha256, 0]);
+    expect(rec.byName("db1-confirm").wire.triggers).toEqual([...stepTriggers(plan.steps, 4), 0, 3, 0, 0]);
   });
 });
 

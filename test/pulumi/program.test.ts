@@ -10,7 +10,9 @@ import { planFleet } from "../../src/plan/plan";
 import type { HostPlan } from "../../src/plan/types";
 import { validateFleet } from "../../src/policy/validate";
 import { stepTriggers, type HardenedHost } from "../../src/pulumi/hardened-host";
+import { hostDriftInputs } from "../../src/pulumi/drift-resource";
 import { deployFleet } from "../../src/pulumi/program";
+import type { NewResource } from "./recorder";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nDEFAULTKEYxyz\n-----END OPENSSH PRIVATE KEY-----\n";
 const DB1_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nDB1OWNKEYabc\n-----END OPENSSH PRIVATE KEY-----\n";
@@ -23,16 +25,23 @@ function exampleFleet(): any {
   return stack.config["hardening:fleet"];
 }
 
-async function run(fleet: unknown, extra: Record<string, string> = {}): Promise<{ rec: Recording; hosts: HardenedHost[] }> {
+async function run(fleet: unknown, extra: Record<string, string> = {}, newResource?: NewResource): Promise<{ rec: Recording; hosts: HardenedHost[] }> {
   const rec = startRecording({
     config: { "hardening:fleet": fleet, "hardening:sshPrivateKey": KEY, ...extra },
     secretKeys: ["hardening:sshPrivateKey", ...Object.keys(extra)],
+    newResource,
   });
   const hosts = deployFleet({ payloadDir });
-  await allRegistered(hosts.flatMap((h) => [h, ...h.uploads, ...h.steps, h.teardown]));
+  await allRegistered(hosts.flatMap((h) => [h, h.drift, ...h.uploads, ...h.steps, h.teardown]));
   await Promise.all(hosts.map((h) => settled(h.sshPort)));
   return { rec, hosts };
 }
+
+const DRIFT_TYPE = "pulumi-nodejs:dynamic/hardening:HostDrift";
+
+/** A step's triggers on a fresh stack: its own, plus a heal count of 0 per unit it follows (itself, or all before confirm). */
+const freshTriggers = (plan: HostPlan, i: number) =>
+  [...stepTriggers(plan.steps, i), ...(plan.steps[i].name === "confirm" ? plan.steps.slice(0, i).map(() => 0) : [0])];
 
 const triggersOf = (rec: Recording, host: string) => Object.fromEntries(rec.registrations
   .filter((r) => r.parent.endsWith(`::${host}`) && r.type === "command:remote:Command")
@@ -46,18 +55,38 @@ describe("the stack program on stacks/Pulumi.example.yaml", () => {
     ({ rec } = await run(exampleFleet()));
   });
 
-  it("registers exactly one HardenedHost per host, each with its steps in order", () => {
+  it("registers exactly one HardenedHost per host, each with its drift resource and its steps in order", () => {
     const components = rec.registrations.filter((r) => r.type === "hardening:index:HardenedHost");
     expect(components.map((c) => c.name)).toEqual(["web1", "db1", "mail1"]);
     for (const plan of plans) {
       const children = rec.registrations.filter((r) => r.parent === rec.byName(plan.host).urn);
       expect(children.map((c) => c.name)).toEqual([
         ...plan.uploads.map((u) => `${plan.host}-payload-${u.sha256.slice(0, 12)}`),
+        `${plan.host}-drift`,
         ...["firewall", "sshd", "fail2ban", "cron", "confirm", "teardown"].map((s) => `${plan.host}-${s}`),
       ]);
-      for (let i = 1; i < children.length; i++) expect(children[i].dependencies).toEqual([children[i - 1].urn]);
+      const drift = rec.byName(`${plan.host}-drift`);
+      expect(drift.type).toBe(DRIFT_TYPE);
+      expect(drift.dependencies).toEqual([]);
+      const chain = children.filter((c) => c !== drift);
+      for (let i = 1; i < chain.length; i++) {
+        const deps = chain[i].name.endsWith("-teardown") ? [chain[i - 1].urn] : [chain[i - 1].urn, drift.urn];
+        expect([...chain[i].dependencies].sort(), chain[i].name).toEqual(deps.sort());
+      }
     }
-    expect(rec.registrations).toHaveLength(3 * 7 + plans.reduce((n, p) => n + p.uploads.length, 0));
+    // one per host (hosts register side by side: their relative order is not fixed)
+    expect(rec.registrations.filter((r) => r.type === DRIFT_TYPE).map((r) => r.name).sort()).toEqual(["db1-drift", "mail1-drift", "web1-drift"]);
+    expect(rec.registrations).toHaveLength(3 * 8 + plans.reduce((n, p) => n + p.uploads.length, 0));
+  });
+
+  it("gives each host's drift resource that host's probe, expectations and endpoints, the key as a secret", () => {
+    for (const plan of plans) {
+      const drift = rec.byName(`${plan.host}-drift`);
+      const { __provider: _p, ...inputs } = reveal(drift.wire);
+      expect(inputs, plan.host).toEqual(hostDriftInputs(plan, KEY));
+      expect(isSecret(drift.wire.privateKey), plan.host).toBe(true);
+      expect(drift.additionalSecretOutputs).toContain("privateKey");
+    }
   });
 
   it("sends the bytes the render CLI writes: stdin and triggers are the plan's script and sha256", () => {
@@ -65,7 +94,8 @@ describe("the stack program on stacks/Pulumi.example.yaml", () => {
       for (const step of plan.steps) {
         const r = rec.byName(`${plan.host}-${step.name}`);
         expect(r.wire.stdin, r.name).toBe(step.script);
-        expect(r.wire.triggers, r.name).toEqual(stepTriggers(plan.steps, plan.steps.indexOf(step)));
+        // a fresh stack: the script's sha256 (confirm: and what ran before it), then heal counts of 0
+        expect(r.wire.triggers, r.name).toEqual(freshTriggers(plan, plan.steps.indexOf(step)));
         expect((r.wire.triggers as string[])[0]).toBe(step.sha256);
         expect(r.wire.create).toBe(step.command);
         expect(r.deleteBeforeReplace, r.name).toBe(true);
@@ -126,6 +156,27 @@ describe("a change to one unit's policy", () => {
     // other hosts: untouched
     const other = (await run(exampleFleet())).rec;
     expect(triggersOf(rec, "db1")).toEqual(triggersOf(other, "db1"));
+  });
+});
+
+describe("a refresh that found one unit drifted on one host", () => {
+  it("changes that unit's trigger and that host's confirm, nothing else in the fleet", async () => {
+    const hosts = ["web1", "db1", "mail1"];
+    const fresh = (await run(exampleFleet())).rec;
+    // db1-drift's state after `pulumi refresh` found its firewall drifted (read() bumped the count)
+    const drifted: NewResource = (args) => ({
+      id: args.custom ? `${args.name}-id` : undefined,
+      state: args.name === "db1-drift" ? { ...args.inputs, heal: { firewall: 1 } } : args.inputs,
+    });
+    const { rec } = await run(exampleFleet(), {}, drifted);
+    const changed = hosts.flatMap((h) => {
+      const [a, b] = [triggersOf(fresh, h), triggersOf(rec, h)];
+      return Object.keys(a).filter((k) => a[k] !== b[k]).map((k) => `${h}-${k}`);
+    });
+    expect(changed).toEqual(["db1-firewall", "db1-confirm"]);
+    const db1 = planFleet(exampleFleet())[1];
+    expect(rec.byName("db1-firewall").wire.triggers).toEqual([db1.steps[0].sha256, 1]);
+    expect(rec.byName("db1-confirm").wire.triggers).toEqual([...stepTriggers(db1.steps, db1.steps.length - 1), 1, 0, 0, 0]);
   });
 });
 

@@ -71,6 +71,8 @@ export function startRecording(options: {
   newResource?: NewResource;
   project?: string;
   stack?: string;
+  /** run as `pulumi preview` does (a dry run: outputs the engine does not return are unknown) */
+  preview?: boolean;
 }): Recording {
   const config = Object.fromEntries(Object.entries(options.config ?? {}).map(
     ([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
@@ -88,7 +90,7 @@ export function startRecording(options: {
   const newResource: NewResource = options.newResource
     ?? ((args) => ({ id: args.custom ? `${args.name}-id` : undefined, state: args.inputs }));
   void pulumi.runtime.setMocks({ newResource, call: (args) => args.inputs }, options.project ?? "hardening",
-    options.stack ?? "test", false);
+    options.stack ?? "test", options.preview ?? false);
   return recording;
 }
 
@@ -101,6 +103,9 @@ export function settled<T>(output: pulumi.Output<T>): Promise<T> {
 export async function allRegistered(resources: pulumi.Resource[]): Promise<string[]> {
   return Promise.all(resources.map((r) => settled(r.urn)));
 }
+
+/** The wire value of an unknown output (a preview's "[unknown]"). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** Whether `value` is a wire secret envelope. */
 export function isSecret(value: unknown): boolean {
