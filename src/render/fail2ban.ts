@@ -1,3 +1,4 @@
+import { isDnsName } from "../policy/schemaCheck";
 import ipaddr from "ipaddr.js";
 import type { ResolvedHost } from "../policy/types";
 import type { Artifact } from "./artifact";
@@ -27,7 +28,9 @@ export const BAN_ACTIONS = {
 export function fail2banIgnoreList(host: ResolvedHost): string[] {
   const list = ["127.0.0.1/8", "::1", host.address, ...host.policy.fail2ban.ignore];
   list.forEach((entry, i) => {
-    if (!ipaddr.isValidCIDR(entry) && !ipaddr.isValid(entry)) {
+    // the host's own address may be a DNS name (the schema allows it); fail2ban resolves names there
+    const ownName = i === 2 && isDnsName(entry);
+    if (!ownName && !ipaddr.isValidCIDR(entry) && !ipaddr.isValid(entry)) {
       throw new Error(`fail2ban: ignore entry ${i}: ${JSON.stringify(entry)} is not an address or CIDR`);
     }
   });
