@@ -58,6 +58,7 @@ export function unitScript(unit: UnitSpec, ctx: ScriptContext): string {
     snapshot: unit.snapshot,
     activate: unit.activate,
     verify: unit.verify,
+    converge: unit.converge ?? "",
     restore: unit.restore,
   });
 }

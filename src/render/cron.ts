@@ -72,6 +72,9 @@ export function renderCron(host: ResolvedHost): UnitSpec {
     cronAllowGroup: profile.cronAllowGroup,
     cronUsers,
     atUsers,
+    spool: profile.cronSpool.path,
+    // spool crontabs that stay: root's (never touched) and those of the users cron.allow lists
+    spoolOwners: [...new Set(["root", ...cronUsers])],
     checks: [...files, ...permissions].map((p) => ({ path: p.path, stat: `${statMode(p.mode)} ${p.owner} ${p.group}`, optional: !("content" in p) })),
     removeFiles: files.map((f) => f.path),
     distroModes: permissions.filter((p) => p.path !== profile.cronSpool.path).map((p) => ({ path: p.path, mode: p.path === "/etc/crontab" ? "0644" : "0755" })),
@@ -87,7 +90,8 @@ export function renderCron(host: ResolvedHost): UnitSpec {
     // cron re-reads its tables and allow files on every use: nothing to reload
     activate: "",
     verify: renderTemplate("cron/verify.sh.hbs", ctx),
-    restore: "",
+    converge: renderTemplate("cron/converge.sh.hbs", ctx),
+    restore: renderTemplate("cron/restore.sh.hbs", ctx),
     lockoutRisk: false,
     uninstall: renderTemplate("cron/uninstall.sh.hbs", ctx),
     summary: [

@@ -127,6 +127,8 @@ export function renderIptables(m: FirewallModel): BackendUnit {
     root(LOADER, renderTemplate(`${T}/load.sh.hbs`, {
       ...header, payloads, sets, known, transition: TRANSITION_SET,
       ipsetFile: IPSET_FILE, rules4: RULES4, rules6: RULES6,
+      // members compared by verify; the big lists only by their count
+      smallSets: sets.filter((s) => s.inline).map((s) => s.name),
     }), "0755"),
     root(SERVICE, renderTemplate("firewall/harden-firewall.service.hbs", {
       owner: "HARDEN-* chains and harden-* ipsets",
@@ -139,13 +141,14 @@ export function renderIptables(m: FirewallModel): BackendUnit {
     files,
     permissions: [],
     payloads,
-    requires: ["iptables", "ip6tables", "iptables-restore", "ip6tables-restore", "ipset", "unshare", "sha256sum", "sshd", "awk"],
+    requires: ["iptables", "ip6tables", "iptables-restore", "ip6tables-restore", "ipset", "unshare", "sha256sum", "sshd", "awk",
+      "iptables-save", "ip6tables-save", "diff"],
     validate: renderTemplate(`${T}/validate.sh.hbs`, { stagedLoader: LOADER }),
     snapshot: renderTemplate(`${T}/snapshot.sh.hbs`, {}),
     activate: renderTemplate(`${T}/activate.sh.hbs`, { loader: LOADER, sshPort: m.sshPort, transition: TRANSITION_SET }),
     verify: renderTemplate(`${T}/verify.sh.hbs`, {
       sets: sets.map((s) => ({ name: s.name, size: s.size })), transition: TRANSITION_SET,
-      sshRule: `-p tcp -m tcp --dport ${m.sshPort} `, sshPort: m.sshPort,
+      sshRule: `-p tcp -m tcp --dport ${m.sshPort} `, sshPort: m.sshPort, loader: LOADER,
     }),
     // the restore script runs at top level; the teardown is a function body that fails by status
     restore: renderTemplate(`${T}/restore.sh.hbs`, { teardown }),

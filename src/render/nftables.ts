@@ -41,6 +41,11 @@ function addressSets(m: FirewallModel): NftSet[] {
   return sets;
 }
 
+/** Sets whose elements the ruleset file holds: verify compares their contents, not only their sizes. */
+function smallSets(m: FirewallModel): string[] {
+  return addressSets(m).filter((s) => s.elements.length > 0).map((s) => s.name);
+}
+
 function payloadFor(m: FirewallModel, list: PreparedList): Payload {
   return blocklistPayload(m.cache, "nftables", "nft", list, () =>
     renderTemplate(`${T}/payload.nft.hbs`, {
@@ -109,14 +114,15 @@ export function renderNftables(m: FirewallModel): BackendUnit {
     files,
     permissions: [],
     payloads,
-    requires: ["nft", "sha256sum", "sshd", "awk"],
+    requires: ["nft", "sha256sum", "sshd", "awk", "unshare", "diff"],
     validate: renderTemplate(`${T}/validate.sh.hbs`, { stagedLoader: LOADER }),
     snapshot: renderTemplate(`${T}/snapshot.sh.hbs`, {}),
     activate: renderTemplate(`${T}/activate.sh.hbs`, { loader: LOADER, sshPort: m.sshPort }),
     verify: renderTemplate(`${T}/verify.sh.hbs`, {
       // the transition set legitimately holds the old SSH port until the confirm step
       sets: Object.entries(expected.sets).filter(([name]) => name !== "ssh_transition").map(([name, size]) => ({ name, size })),
-      sshRule: `tcp dport ${m.sshPort} `, sshPort: m.sshPort,
+      sshRule: `tcp dport ${m.sshPort} `, sshPort: m.sshPort, loader: LOADER, ruleset: NFT_RULESET,
+      keepElements: ` ${smallSets(m).join(" ")} `,
     }),
     restore: renderTemplate(`${T}/restore.sh.hbs`, {}),
     lockoutRisk: true,

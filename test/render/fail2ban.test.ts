@@ -27,8 +27,9 @@ const hosts = Object.fromEntries(fleet.hosts.map((h) => [h.name, resolveHost(fle
 
 function unitText(unit: UnitSpec): string {
   const parts = unit.files.map((f) => `=== file ${f.path} ${f.mode} ${f.owner}:${f.group}\n${f.content}`);
-  for (const step of ["validate", "snapshot", "activate", "verify", "restore", "uninstall"] as const) {
-    parts.push(`=== ${step}\n${unit[step]}${unit[step].endsWith("\n") || unit[step] === "" ? "" : "\n"}`);
+  for (const step of ["validate", "snapshot", "activate", "verify", "converge", "restore", "uninstall"] as const) {
+    const text = unit[step] ?? "";
+    parts.push(`=== ${step}\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
   }
   parts.push(`=== requires ${unit.requires.join(" ")}\n=== lockoutRisk ${unit.lockoutRisk}\n=== summary\n${unit.summary.join("\n")}\n`);
   return parts.join("");
@@ -184,7 +185,8 @@ for port in 50001 50002 50003; do
   printf '%s web1 sshd-session[4%s]: Failed password for root from 198.51.100.9 port %s ssh2\\n' "$(date '+%b %e %H:%M:%S')" "$port" "$port" >> /var/log/auth.log
 done
 n=0
-until fail2ban-client status sshd | grep -q 198.51.100.9; do n=$((n + 1)); [ $n -le 100 ] || exit 14; sleep 0.1; done
+# banned = the DROP is in place: status may list the address before the action has added it to the set
+until nft list set inet f2b-table addr-set-sshd 2>/dev/null | grep -q 198.51.100.9; do n=$((n + 1)); [ $n -le 100 ] || exit 14; sleep 0.1; done
 echo "banned after $(echo "$(date +%s.%N) - $t0" | bc) s"
 nft list table inet f2b-table
 fail2ban-client stop >/dev/null

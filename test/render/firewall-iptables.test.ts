@@ -67,6 +67,21 @@ describe("iptables + ipset firewall in a network namespace", () => {
     expect(nsx(NS, "iptables -S f2b-sshd").out).toBe("-N f2b-sshd\n-A f2b-sshd -s 192.0.2.99/32 -j DROP\n-A f2b-sshd -j RETURN\n");
   });
 
+  it("verify compares our chains and small sets with the installed files: an inserted rule or a swapped whitelist entry fails it, a reload heals", () => {
+    const u = harness();
+    expect(u.snippet(["activate", "verify"], { install: true, sshdPorts: [2222] }).err).toBe("");
+    expect(nsx(NS, "iptables -I HARDEN-INPUT 1 -p tcp --dport 6379 -j RETURN").code).toBe(0);
+    const rule = u.snippet(["verify"]);
+    expect(rule.code).not.toBe(0);
+    expect(rule.err).toContain("firewall: FAILED: chains HARDEN-* or sets differ from the installed rules: +iptables -A HARDEN-INPUT -p tcp -m tcp --dport 6379 -j RETURN");
+    expect(u.snippet(["activate", "verify"], { install: true, sshdPorts: [2222] }).err).toBe("");
+    expect(nsx(NS, "ipset del harden-ssh-4 10.0.0.0/8 && ipset add harden-ssh-4 11.0.0.0/8").code).toBe(0);
+    const swapped = u.snippet(["verify"]);
+    expect(swapped.err).toContain("-add harden-ssh-4 10.0.0.0/8 +add harden-ssh-4 11.0.0.0/8");
+    expect(u.snippet(["activate", "verify"], { install: true, sshdPorts: [2222] }).err).toBe("");
+    expect(foreign()).toBe(f2bBefore);
+  });
+
   it("reloads to an identical state (no duplicate jumps or rules, sets swapped)", () => {
     const u = harness();
     const before = state();
@@ -115,8 +130,10 @@ describe("iptables + ipset firewall in a network namespace", () => {
     const again = u.run("sh /etc/harden/firewall-load load", { install: true });
     const tReload = Date.now() - t2;
     expect(again.err).toBe("");
+    const t3 = Date.now();
     expect(u.snippet(["verify"]).err).toBe("");
-    console.log(`ipset 100k: check (throwaway netns) ${tCheck} ms, load ${tLoad} ms, reload+swap ${tReload} ms`);
+    const tVerify = Date.now() - t3;
+    console.log(`ipset 100k: check (throwaway netns) ${tCheck} ms, load ${tLoad} ms, reload+swap ${tReload} ms, verify ${tVerify} ms`);
     expect(tLoad).toBeLessThan(5000);
     expect(u.snippet(["uninstall"], { install: true }).code).toBe(0);
     expect(nsx(NS, "ipset list -n").out.trim()).toBe("");

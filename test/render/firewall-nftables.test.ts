@@ -89,6 +89,26 @@ describe("nftables firewall in a network namespace", () => {
     f2bIntact();
   });
 
+  it("verify compares the live table with the installed file: an inserted rule or a swapped whitelist entry fails it, a reload heals", () => {
+    const u = harness();
+    expect(u.snippet(["activate", "verify"], { install: true, sshdPorts: [2222] }).code).toBe(0);
+    // fail2ban's bans in its own table and the transition port are not drift
+    nsx(NS, "nft add element inet harden ssh_transition '{ 22 }'");
+    expect(u.snippet(["verify"], { install: true }).err).toBe("");
+    nsx(NS, "nft flush set inet harden ssh_transition");
+    expect(nsx(NS, "nft insert rule inet harden input tcp dport 6379 accept").code).toBe(0);
+    const rule = u.snippet(["verify"], { install: true });
+    expect(rule.code).not.toBe(0);
+    expect(rule.err).toContain("firewall: FAILED: table inet harden differs from /etc/harden/firewall.nft: +tcp dport 6379 accept");
+    expect(u.snippet(["activate", "verify"], { install: true }).err).toBe("");
+    // same size, other content: only the contents of a small set show it
+    expect(nsx(NS, "nft delete element inet harden ssh_allow_v4 '{ 10.0.0.0/8 }' && nft add element inet harden ssh_allow_v4 '{ 11.0.0.0/8 }'").code).toBe(0);
+    const swapped = u.snippet(["verify"], { install: true });
+    expect(swapped.err).toMatch(/table inet harden differs from \/etc\/harden\/firewall.nft: -elements = \{ 10\.0\.0\.0\/8, .* \+elements = \{ 11\.0\.0\.0\/8, /);
+    expect(u.snippet(["activate", "verify"], { install: true }).err).toBe("");
+    f2bIntact();
+  });
+
   it("fails activation by status, not exit, when it cannot learn sshd's ports", () => {
     const u = harness();
     // as in the unit script: a failed activate returns, so the caller can restore at once

@@ -35,8 +35,9 @@ const hosts = Object.fromEntries(fleet.hosts.map((h) => [h.name, resolveHost(fle
 function unitText(unit: UnitSpec): string {
   const parts = unit.files.map((f) => `=== file ${f.path} ${f.mode} ${f.owner}:${f.group}\n${f.content}`);
   parts.push(...unit.permissions.map((p) => `=== permission ${p.path} ${p.mode} ${p.owner}:${p.group}\n`));
-  for (const step of ["validate", "snapshot", "activate", "verify", "restore", "uninstall"] as const) {
-    parts.push(`=== ${step}\n${unit[step]}${unit[step].endsWith("\n") || unit[step] === "" ? "" : "\n"}`);
+  for (const step of ["validate", "snapshot", "activate", "verify", "converge", "restore", "uninstall"] as const) {
+    const text = unit[step] ?? "";
+    parts.push(`=== ${step}\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
   }
   parts.push(`=== requires ${unit.requires.join(" ")}\n=== lockoutRisk ${unit.lockoutRisk}\n=== summary\n${unit.summary.join("\n")}\n`);
   return parts.join("");
@@ -230,6 +231,53 @@ echo applied
     const r = inNamespaces(dir, applyScript(dir, webRootOnly()));
     expect(r.status).toBe(13);
     expect(r.stderr).toContain(`sshd: FAILED: sshd: effective port is '22 2222', expected '2222' (also set in: ${cloud})`);
+  });
+
+  it("converge sets aside foreign drop-ins that override a managed keyword; restore renames them back, and so does teardown", () => {
+    const dir = scratchEtc("converge");
+    const d = `${dir}/etc/ssh/sshd_config.d`;
+    writeFileSync(`${d}/00-cloud-init.conf`, "PasswordAuthentication yes\n"); // sorts before 00-harden.conf
+    writeFileSync(`${d}/00-a-port.conf`, "Port 22\n"); // Port accumulates wherever it is
+    writeFileSync(`${d}/10-banner.conf`, "Banner none\nMatch User nobody\n  PasswordAuthentication yes\n"); // nothing we manage outside Match
+    const unit = webRootOnly();
+    const converge = `BACKUP=${dir}/backup; mkdir -p "$BACKUP"\n(\n${moved(dir, unit.converge!)}\n) || exit 14`;
+    const r = inNamespaces(dir, `${applyScript(dir, unit, converge)}
+ls ${d}
+(
+${moved(dir, unit.restore)}
+) || exit 15
+ls ${d}
+${SSHD} -T -f ${dir}/etc/ssh/sshd_config | grep -E '^(port|passwordauthentication) '
+(
+${moved(dir, unit.converge!)}
+) > /dev/null || exit 16
+echo teardown
+(
+${moved(dir, unit.uninstall)}
+) || exit 17
+ls ${d}`);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain(`sshd: set aside ${d}/00-a-port.conf as ${d}/00-a-port.conf.harden-disabled: it sets port (effective '22 2222', expected '2222')`);
+    expect(r.stdout).toContain(`sshd: set aside ${d}/00-cloud-init.conf as ${d}/00-cloud-init.conf.harden-disabled: it sets passwordauthentication (effective 'yes', expected 'no')`);
+    expect(r.stdout).toContain("applied\n00-a-port.conf.harden-disabled\n00-cloud-init.conf.harden-disabled\n00-harden.conf\n10-banner.conf\nzz-harden-last.conf\n");
+    expect(r.stdout).toContain("00-a-port.conf\n00-cloud-init.conf\n00-harden.conf\n10-banner.conf\nzz-harden-last.conf\nport 22\nport 2222\npasswordauthentication yes\n");
+    // teardown (UNIT=teardown there, sshd here): harden's drop-ins go, the ones it set aside come back
+    expect(r.stdout).toMatch(/teardown\nsshd: sshd: put back \S+\/00-a-port.conf\nsshd: sshd: put back \S+\/00-cloud-init.conf\n00-a-port.conf\n00-cloud-init.conf\n10-banner.conf\n$/);
+    expect(r.status).toBe(0);
+  });
+
+  it("a conflict in the main file is not edited: converge leaves it, verify names it", () => {
+    const dir = scratchEtc("mainconflict");
+    const unit = webRootOnly();
+    const main = `${dir}/etc/ssh/sshd_config`;
+    const r = inNamespaces(dir, applyScript(dir, unit, `echo 'Port 22' >> ${main}
+BACKUP=${dir}/backup; mkdir -p "$BACKUP"
+(
+${moved(dir, unit.converge!)}
+) || exit 14`));
+    expect(r.stdout).not.toContain("set aside");
+    expect(r.status).toBe(13);
+    expect(r.stderr).toContain(`effective port is '22 2222', expected '2222' (also set in: ${main})`);
   });
 
   it("a MaxStartups below the Include line wins on 9.2 (last-wins) and verify names the main file", () => {
