@@ -72,4 +72,16 @@ describe.runIf(canUnshare)("the probe on this machine, cron fixtures bind-mounte
     ]);
     expect(items.filter((i) => i.message.includes("/etc/crontab") && i.message.includes("undeclared"))).toEqual([]);
   });
+
+  it("attributes a crontab of a user outside cron.allow to the cron unit, which quarantines it", () => {
+    const observed = parseProbeOutput(runProbe());
+    const unitOf = (p: typeof plan, source: string) =>
+      compareHost(p, observed).find((i) => i.message.startsWith(`${source}:`))?.unit;
+    const [web1, db1] = planFleet(exampleFleet());
+    expect(web1.expect.cron.allow).toContain("www-data");
+    expect(db1.expect.cron.allow).not.toContain("www-data");
+    expect(unitOf(web1, "crontab of www-data")).toBe("host"); // allowed user: a human judges the entry
+    expect(unitOf(db1, "crontab of www-data")).toBe("cron");
+    expect(unitOf(db1, "crontab /etc/cron.d/evil?name?cron.user?x")).toBe("host"); // a system file
+  });
 });
