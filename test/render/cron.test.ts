@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveHost } from "../../src/policy/resolve";
 import type { Fleet, ResolvedHost } from "../../src/policy/types";
@@ -9,6 +9,7 @@ import { cronInventoryPaths, renderCron } from "../../src/render/cron";
 import { osProfile } from "../../src/render/os";
 import { shQuote } from "../../src/render/templates";
 import type { UnitSpec } from "../../src/render/unit";
+import { goldenSuite } from "./golden";
 
 // Real cron/at binaries of this machine, never its /etc: the live test runs in a private mount namespace
 // where /etc and /var/spool/cron are overlays whose writes land in a scratch dir.
@@ -22,30 +23,7 @@ const fleet: Fleet = {
 };
 const hosts = Object.fromEntries(fleet.hosts.map((h) => [h.name, resolveHost(fleet, h)])) as Record<string, ResolvedHost>;
 
-function unitText(unit: UnitSpec): string {
-  const parts = unit.files.map((f) => `=== file ${f.path} ${f.mode} ${f.owner}:${f.group}\n${f.content}`);
-  parts.push(...unit.permissions.map((p) => `=== permission ${p.path} ${p.mode} ${p.owner}:${p.group}\n`));
-  for (const step of ["validate", "snapshot", "activate", "verify", "converge", "restore", "uninstall"] as const) {
-    const text = unit[step] ?? "";
-    parts.push(`=== ${step}\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
-  }
-  parts.push(`=== requires ${unit.requires.join(" ")}\n=== lockoutRisk ${unit.lockoutRisk}\n=== summary\n${unit.summary.join("\n")}\n`);
-  return parts.join("");
-}
-
-describe("cron golden files", () => {
-  for (const name of Object.keys(hosts)) {
-    it(`${name} renders as reviewed`, () => {
-      const golden = join(__dirname, "golden", "cron", `${name}.txt`);
-      const text = unitText(renderCron(hosts[name]));
-      if (process.env.UPDATE_GOLDEN === "1") {
-        mkdirSync(dirname(golden), { recursive: true });
-        writeFileSync(golden, text);
-      }
-      expect(text).toBe(readFileSync(golden, "utf8"));
-    });
-  }
-});
+goldenSuite("cron", hosts, renderCron);
 
 describe("cron rendering rules (DESIGN.md facts)", () => {
   it("cron.allow is 0640 root:crontab with root first, one user per line", () => {

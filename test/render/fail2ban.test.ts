@@ -7,6 +7,7 @@ import { resolveHost } from "../../src/policy/resolve";
 import type { Fleet, ResolvedHost } from "../../src/policy/types";
 import { renderFail2ban } from "../../src/render/fail2ban";
 import type { UnitSpec } from "../../src/render/unit";
+import { goldenSuite } from "./golden";
 
 // Real fail2ban 1.0.2 on this machine, never its /etc: a scratch copy of /etc/fail2ban plus the rendered
 // files. The live test runs fail2ban in fresh mount/net/PID namespaces with tmpfs /run, /var/log and
@@ -25,29 +26,7 @@ const fleet: Fleet = {
 };
 const hosts = Object.fromEntries(fleet.hosts.map((h) => [h.name, resolveHost(fleet, h)])) as Record<string, ResolvedHost>;
 
-function unitText(unit: UnitSpec): string {
-  const parts = unit.files.map((f) => `=== file ${f.path} ${f.mode} ${f.owner}:${f.group}\n${f.content}`);
-  for (const step of ["validate", "snapshot", "activate", "verify", "converge", "restore", "uninstall"] as const) {
-    const text = unit[step] ?? "";
-    parts.push(`=== ${step}\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
-  }
-  parts.push(`=== requires ${unit.requires.join(" ")}\n=== lockoutRisk ${unit.lockoutRisk}\n=== summary\n${unit.summary.join("\n")}\n`);
-  return parts.join("");
-}
-
-describe("fail2ban golden files", () => {
-  for (const name of Object.keys(hosts)) {
-    it(`${name} renders as reviewed`, () => {
-      const golden = join(__dirname, "golden", "fail2ban", `${name}.txt`);
-      const text = unitText(renderFail2ban(hosts[name]));
-      if (process.env.UPDATE_GOLDEN === "1") {
-        mkdirSync(dirname(golden), { recursive: true });
-        writeFileSync(golden, text);
-      }
-      expect(text).toBe(readFileSync(golden, "utf8"));
-    });
-  }
-});
+goldenSuite("fail2ban", hosts, renderFail2ban);
 
 describe("fail2ban rendering rules", () => {
   it("never bans loopback or the host, and does not imply the SSH whitelist", () => {

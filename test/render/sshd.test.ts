@@ -7,6 +7,7 @@ import { resolveHost } from "../../src/policy/resolve";
 import type { Fleet, ResolvedHost } from "../../src/policy/types";
 import { expectedSshdSettings, renderSshd } from "../../src/render/sshd";
 import type { UnitSpec } from "../../src/render/unit";
+import { goldenSuite } from "./golden";
 
 // Real OpenSSH on this machine, never its /etc: every config lives in a scratch copy of /etc/ssh, and
 // sshd runs in fresh mount, network and PID namespaces (tmpfs /run for its pid file and privsep dir).
@@ -32,30 +33,7 @@ const fleet: Fleet = {
 };
 const hosts = Object.fromEntries(fleet.hosts.map((h) => [h.name, resolveHost(fleet, h)])) as Record<string, ResolvedHost>;
 
-function unitText(unit: UnitSpec): string {
-  const parts = unit.files.map((f) => `=== file ${f.path} ${f.mode} ${f.owner}:${f.group}\n${f.content}`);
-  parts.push(...unit.permissions.map((p) => `=== permission ${p.path} ${p.mode} ${p.owner}:${p.group}\n`));
-  for (const step of ["validate", "snapshot", "activate", "verify", "converge", "restore", "uninstall"] as const) {
-    const text = unit[step] ?? "";
-    parts.push(`=== ${step}\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
-  }
-  parts.push(`=== requires ${unit.requires.join(" ")}\n=== lockoutRisk ${unit.lockoutRisk}\n=== summary\n${unit.summary.join("\n")}\n`);
-  return parts.join("");
-}
-
-describe("sshd golden files", () => {
-  for (const name of Object.keys(hosts)) {
-    it(`${name} renders as reviewed`, () => {
-      const golden = join(__dirname, "golden", "sshd", `${name}.txt`);
-      const text = unitText(renderSshd(hosts[name]));
-      if (process.env.UPDATE_GOLDEN === "1") {
-        mkdirSync(dirname(golden), { recursive: true });
-        writeFileSync(golden, text);
-      }
-      expect(text).toBe(readFileSync(golden, "utf8"));
-    });
-  }
-});
+goldenSuite("sshd", hosts, renderSshd);
 
 describe("sshd rendering rules", () => {
   it("puts last-wins keywords in a zz- drop-in only before OpenSSH 9.8", () => {
@@ -197,6 +175,8 @@ ${moved(dir, unit.verify)}
 }
 (validate) || exit 10
 ${SSHD} -f ${dir}/etc/ssh/sshd_config || exit 11
+# sshd writes its pid file after it forks; a real host's sshd has long been running
+for i in $(seq 100); do [ -s /run/sshd.pid ] && break; sleep 0.05; done
 cp ${stage}${dir}/etc/ssh/sshd_config.d/*.conf ${dir}/etc/ssh/sshd_config.d/
 ${afterInstall}
 (activate) || exit 12
@@ -226,7 +206,7 @@ echo applied
     const cloud = `${dir}/etc/ssh/sshd_config.d/50-cloud-init.conf`;
     writeFileSync(cloud, "PasswordAuthentication yes\n");
     const ok = inNamespaces(dir, applyScript(dir, webRootOnly()));
-    expect(ok.stdout).toContain("applied");
+    expect(ok.stdout, `exit ${ok.status}: ${ok.stderr}`).toContain("applied");
     appendFileSync(cloud, "Port 22\n");
     const r = inNamespaces(dir, applyScript(dir, webRootOnly()));
     expect(r.status).toBe(13);
