@@ -92,7 +92,6 @@ export function renderCron(host: ResolvedHost): UnitSpec {
     verify: renderTemplate("cron/verify.sh.hbs", ctx),
     converge: renderTemplate("cron/converge.sh.hbs", ctx),
     restore: renderTemplate("cron/restore.sh.hbs", ctx),
-    lockoutRisk: false,
     uninstall: renderTemplate("cron/uninstall.sh.hbs", ctx),
     summary: [
       `cron allow: ${cronUsers.join(", ")}`,

@@ -97,7 +97,6 @@ export function renderFail2ban(host: ResolvedHost): UnitSpec {
     activate: renderTemplate("fail2ban/activate.sh.hbs", ctx),
     verify: renderTemplate("fail2ban/verify.sh.hbs", ctx),
     restore: reload,
-    lockoutRisk: false,
     uninstall: renderTemplate("fail2ban/uninstall.sh.hbs", ctx),
     summary,
   };

@@ -152,7 +152,6 @@ export function renderIptables(m: FirewallModel): BackendUnit {
     }),
     // the restore script runs at top level; the teardown is a function body that fails by status
     restore: renderTemplate(`${T}/restore.sh.hbs`, { teardown }),
-    lockoutRisk: true,
     uninstall: renderTemplate(`${T}/uninstall.sh.hbs`, { teardown, files: files.map((f) => f.path) }),
   };
 }

@@ -125,7 +125,6 @@ export function renderNftables(m: FirewallModel): BackendUnit {
       keepElements: ` ${smallSets(m).join(" ")} `,
     }),
     restore: renderTemplate(`${T}/restore.sh.hbs`, {}),
-    lockoutRisk: true,
     uninstall: renderTemplate(`${T}/uninstall.sh.hbs`, { files: files.map((f) => f.path) }),
   };
 }

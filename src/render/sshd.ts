@@ -281,7 +281,6 @@ export function renderSshd(host: ResolvedHost): UnitSpec {
     verify: renderTemplate("sshd/verify.sh.hbs", ctx),
     converge: renderTemplate("sshd/converge.sh.hbs", ctx),
     restore: renderTemplate("sshd/restore.sh.hbs", ctx),
-    lockoutRisk: true,
     uninstall: renderTemplate("sshd/uninstall.sh.hbs", { ...ctx, removeFiles: [dropIn, lastDropIn] }),
     summary,
   };

@@ -41,8 +41,6 @@ export interface UnitSpec {
   converge?: string;
   /** after files were restored from $BACKUP: brings the running system back (used by rollback) */
   restore: string;
-  /** true when a mistake here can lock the operator out: the rollback watchdog is armed first */
-  lockoutRisk: boolean;
   /** removes what the unit installed and returns the host to the distribution's state (destroy) */
   uninstall: string;
   /** one-line facts for SUMMARY.md, e.g. "port 2222, key-only, root: no" */

@@ -22,7 +22,6 @@ function toyUnit(content: string, over: Partial<UnitSpec> = {}): UnitSpec {
     activate: `cp /srv/app/app.conf /srv/app/live && echo x >> /srv/app/reloads`,
     verify: `cmp -s /srv/app/app.conf /srv/app/live && ! grep -q broken /srv/app/live`,
     restore: `if [ -f "$BACKUP/live" ]; then cp "$BACKUP/live" /srv/app/live; else rm -f /srv/app/live; fi`,
-    lockoutRisk: true,
     uninstall: "rm -rf /srv/app",
     summary: [],
     ...over,

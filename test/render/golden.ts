@@ -16,7 +16,7 @@ export function unitText(unit: UnitSpec): string {
     const text = unit[step] ?? "";
     parts.push(`=== ${step}\n${text}${text.endsWith("\n") || text === "" ? "" : "\n"}`);
   }
-  parts.push(`=== requires ${unit.requires.join(" ")}\n=== lockoutRisk ${unit.lockoutRisk}\n=== summary\n${unit.summary.join("\n")}\n`);
+  parts.push(`=== requires ${unit.requires.join(" ")}\n=== summary\n${unit.summary.join("\n")}\n`);
   return parts.join("");
 }
 
