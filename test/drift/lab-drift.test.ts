@@ -209,9 +209,10 @@ for (const root of ["debian-12", "debian-13"] as LabRoot[]) labSuite(`drift on l
         [name, (await runPlan(again[name], { identityFile: lab().adminKey })).filter((s) => s.kind === "step" && s.name !== "confirm")
           .map((s) => (s.code === 0 ? s.stdout.trim().split("\n").pop() ?? "" : `${s.name}: exit ${s.code} ${s.stderr.trim()}`))] as const));
       third = Object.fromEntries(results);
-      // cron re-reads its spool at the next minute: give it two
+      // At each minute boundary cron reloads a changed spool before it runs that minute's jobs, so
+      // silence until just past the next boundary proves the quarantined crontab no longer runs.
       await hosts.cronrun.exec("rm -f /tmp/cron-ran");
-      await new Promise((r) => setTimeout(r, 125_000));
+      await new Promise((r) => setTimeout(r, 60_000 - (Date.now() % 60_000) + 8_000));
       cronRan.after = (await hosts.cronrun.exec("test -e /tmp/cron-ran")).code === 0;
     }, 600_000);
 
