@@ -1,4 +1,4 @@
-// Addresses and networks, parsed strictly with ipaddr.js. Strict means: dotted-quad IPv4 only (no
+// Addresses, networks and host names, parsed strictly (ipaddr.js for addresses). Strict means: dotted-quad IPv4 only (no
 // "10.1", no octal "010.0.0.1", no hex), no IPv6 zone ids, a prefix without leading zeros.
 // A bare address is a network of one: /32 for IPv4, /128 for IPv6.
 import ipaddr from "ipaddr.js";
@@ -81,4 +81,13 @@ export function isEverywhere(cidr: Cidr): boolean {
 export function canonicalIp(text: string): string | null {
   const ip = parseIp(text);
   return ip ? ip.toString() : null;
+}
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+
+/** RFC 1123 host name; an all-numeric last label is refused so that "10.0.0.300" is not a name. */
+export function isDnsName(text: string): boolean {
+  if (text.length > 253) return false;
+  const labels = text.split(".");
+  return labels.every((l) => DNS_LABEL.test(l)) && !/^[0-9]+$/.test(labels[labels.length - 1]);
 }

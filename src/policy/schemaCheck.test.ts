@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { exampleFleet } from "./fixtures";
-import { checkSchema, isDnsName, pathSegments } from "./schemaCheck";
+import { isDnsName } from "./cidr";
+import { checkSchema, pathSegments } from "./schemaCheck";
 import type { Fleet } from "./types";
 
 /** Schema errors of the example fleet after `change`; the fixture itself is valid. */

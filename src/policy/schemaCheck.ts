@@ -1,18 +1,9 @@
 // The JSON Schema check: ajv (draft 2020-12) with this project's formats, and one human message per
 // failure. Raw ajv text never reaches the operator; each keyword has its own sentence.
 import Ajv2020, { type ErrorObject } from "ajv/dist/2020";
-import { hasHostBits, isCidr, isIp, networkOf, parseCidr } from "./cidr";
+import { hasHostBits, isCidr, isDnsName, isIp, networkOf, parseCidr } from "./cidr";
 import { formatList, formatPath, formatValue, type PathSegment } from "./errors";
 import { FLEET_SCHEMA } from "./schema";
-
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
-
-/** RFC 1123 host name; an all-numeric last label is refused so that "10.0.0.300" is not a name. */
-export function isDnsName(text: string): boolean {
-  if (text.length > 253) return false;
-  const labels = text.split(".");
-  return labels.every((l) => DNS_LABEL.test(l)) && !/^[0-9]+$/.test(labels[labels.length - 1]);
-}
 
 function buildValidator() {
   const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });

@@ -1,4 +1,4 @@
-import { isDnsName } from "../policy/schemaCheck";
+import { isDnsName } from "../policy/cidr";
 import ipaddr from "ipaddr.js";
 import type { ResolvedHost } from "../policy/types";
 import type { Artifact } from "./artifact";
@@ -27,10 +27,10 @@ export const BAN_ACTIONS = {
 /** Addresses never banned: loopback, the host itself, then the policy's list (in its order). */
 export function fail2banIgnoreList(host: ResolvedHost): string[] {
   const list = ["127.0.0.1/8", "::1", host.address, ...host.policy.fail2ban.ignore];
+  // the host's own address may be a DNS name (the schema allows it); fail2ban resolves names there
+  const ownName = (entry: string) => entry === host.address && isDnsName(entry);
   list.forEach((entry, i) => {
-    // the host's own address may be a DNS name (the schema allows it); fail2ban resolves names there
-    const ownName = i === 2 && isDnsName(entry);
-    if (!ownName && !ipaddr.isValidCIDR(entry) && !ipaddr.isValid(entry)) {
+    if (!ownName(entry) && !ipaddr.isValidCIDR(entry) && !ipaddr.isValid(entry)) {
       throw new Error(`fail2ban: ignore entry ${i}: ${JSON.stringify(entry)} is not an address or CIDR`);
     }
   });
