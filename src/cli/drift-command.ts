@@ -5,6 +5,7 @@ import { checkHost, type HostCheck } from "../drift/check-host";
 import { planFleet } from "../plan/plan";
 import type { HostPlan } from "../plan/types";
 import { InputError, reportInputError } from "./input-errors";
+import type { Io } from "./io";
 import { fleetSource, loadFleetFile } from "./load-fleet";
 
 export const DRIFT_USAGE = `usage:
@@ -19,10 +20,6 @@ exit codes: 0 in sync, 1 drift found, 2 a host could not be checked (or invalid 
 export const DEFAULT_CONCURRENCY = 8;
 export const DEFAULT_TIMEOUT_SECONDS = 60;
 
-export interface DriftIo {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
 
 /** Runs `work` over `items` with at most `limit` at a time; results in input order. */
 export async function pool<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
@@ -72,7 +69,7 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
   return n;
 }
 
-export async function driftCommand(args: string[], io: DriftIo): Promise<number> {
+export async function driftCommand(args: string[], io: Io): Promise<number> {
   try {
     const { values, positionals } = parseArgs({
       args,

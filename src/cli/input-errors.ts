@@ -1,5 +1,5 @@
 import { FleetInvalid } from "../policy/validate";
-import type { Io } from "./main";
+import type { Io } from "./io";
 
 /** A wrong call or unreadable input: the user can fix it, so no stack trace. */
 export class InputError extends Error {}

@@ -3,6 +3,7 @@ import { planFleet } from "../plan/plan";
 import { FleetInvalid, validateFleet } from "../policy/validate";
 import { DRIFT_USAGE, driftCommand } from "./drift-command";
 import { InputError, reportInputError } from "./input-errors";
+import type { Io } from "./io";
 import { fleetSource, loadFleetFile } from "./load-fleet";
 import { reviewTree } from "./review-tree";
 import { diffTree, writeTree } from "./tree-io";
@@ -17,11 +18,7 @@ FILE is a fleet as .yaml/.json, or a Pulumi stack file (its hardening:fleet valu
 --stack NAME reads stacks/Pulumi.NAME.yaml.
 exit codes: 0 ok, 1 render --check found differences or drift, 2 invalid input, usage, or a host not checked`;
 
-/** Exit codes: 0 fine, 1 a check found differences, 2 the input or the call is wrong. */
-export interface Io {
-  out: (line: string) => void;
-  err: (line: string) => void;
-}
+export type { Io } from "./io";
 
 export function main(argv: string[], io: Io = { out: console.log, err: console.error }): number | Promise<number> {
   const [command, ...rest] = argv;

@@ -20,13 +20,19 @@ const object = (properties: Record<string, object>, required: string[] = []) => 
   ...(required.length ? { required } : {}),
 });
 
+// durations arrive here as seconds (normaliseDurations turned "10m" into 600); this range is in seconds
+const seconds = (minimum: number, maximum: number) => ({
+  description: `a duration of ${minimum} to ${maximum} seconds (or like "10m", "1h30m")`,
+  type: "integer", minimum, maximum,
+});
+
 const withoutType = ({ type: _type, ...rest }: { type: string } & Record<string, unknown>) => rest;
 
 const jail = object({
   enabled: { type: "boolean" },
   maxRetry: int(1, 100),
-  findTime: int(1, 31_536_000),
-  banTime: int(1, 31_536_000),
+  findTime: seconds(1, 31_536_000),
+  banTime: seconds(1, 31_536_000),
   banTimeIncrement: { type: "boolean" },
 });
 
@@ -44,11 +50,11 @@ const policy = object({
     allowUsers: listOf(ref("userName"), { uniqueItems: true }),
     allowGroups: listOf(ref("unixGroup"), { uniqueItems: true }),
     maxAuthTries: int(1, 100),
-    loginGraceTime: int(1, 3600),
+    loginGraceTime: seconds(1, 3600),
     maxStartups: ref("maxStartups"),
     perSourceMaxStartups: int(1, 1000),
     maxSessions: int(1, 1000),
-    clientAliveInterval: int(0, 86_400),
+    clientAliveInterval: seconds(0, 86_400),
     clientAliveCountMax: int(0, 100),
     crypto: ref("crypto"),
     forwarding: { type: "boolean" },
@@ -59,7 +65,7 @@ const policy = object({
   firewall: object({
     backend: { enum: ["nftables", "iptables"] },
     sshAllow: listOf(ref("cidr")),
-    sshRateLimit: object({ connections: int(1, 10_000), perSeconds: int(1, 86_400) }, ["connections", "perSeconds"]),
+    sshRateLimit: object({ connections: int(1, 10_000), perSeconds: seconds(1, 86_400) }, ["connections", "perSeconds"]),
     services: listOf(
       object({
         port: ref("port"),

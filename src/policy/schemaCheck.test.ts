@@ -61,7 +61,7 @@ describe("checkSchema", () => {
     ).toEqual([
       'defaults.ssh.passwordAuthentication: "no" is not true or false',
       "defaults.ssh.maxAuthTries: 0 is not between 1 and 100",
-      "defaults.ssh.loginGraceTime: 1.5 is not an integer",
+      'defaults.ssh.loginGraceTime: 1.5 is not a duration of 1 to 3600 seconds (or like "10m", "1h30m")',
       'defaults.firewall.sshAllow: "10.0.0.0/8" is not a list',
       "groups.web: a list is not an object",
       'hosts[0].connection.port: "22" is not a port (1-65535)',

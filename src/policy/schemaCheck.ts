@@ -1,6 +1,7 @@
 // The JSON Schema check: ajv (draft 2020-12) with this project's formats, and one human message per
 // failure. Raw ajv text never reaches the operator; each keyword has its own sentence.
 import Ajv2020, { type ErrorObject } from "ajv/dist/2020";
+import { closestKey } from "./did-you-mean";
 import { hasHostBits, isCidr, isDnsName, isIp, networkOf, parseCidr } from "./cidr";
 import { formatList, formatPath, formatValue, type PathSegment } from "./errors";
 import { FLEET_SCHEMA } from "./schema";
@@ -60,14 +61,19 @@ function describe(error: ErrorObject, root: unknown): string | null {
   const path = pathSegments(error.instancePath, root);
   const at = formatPath(path);
   const value = error.data;
-  const parent = (error.parentSchema ?? {}) as { description?: string; minimum?: number; maximum?: number };
+  const parent = (error.parentSchema ?? {}) as {
+    description?: string; minimum?: number; maximum?: number; properties?: Record<string, unknown>;
+  };
   switch (error.keyword) {
     // wrappers: the error inside them says what is wrong
     case "if":
     case "propertyNames":
       return null;
-    case "additionalProperties":
-      return `${formatPath([...path, error.params.additionalProperty])}: unknown key`;
+    case "additionalProperties": {
+      const key: string = error.params.additionalProperty;
+      const guess = closestKey(key, Object.keys(parent.properties ?? {}));
+      return `${formatPath([...path, key])}: unknown key${guess ? `; did you mean ${guess}?` : ""}`;
+    }
     case "required":
       return `${formatPath([...path, error.params.missingProperty])}: missing (required)`;
     case "networkAddress":

@@ -1,6 +1,9 @@
 // The fleet and policy shape operators write (TypeScript objects or stack YAML).
 // Every policy field is optional here: defaults <- groups <- host are merged by resolve.ts
 // into a ResolvedPolicy where everything is present.
+import type { Duration } from "./duration";
+
+export type { Duration };
 
 export type OsId = "debian-12" | "debian-13" | "ubuntu-22.04" | "ubuntu-24.04" | "rhel-9";
 
@@ -24,12 +27,12 @@ export interface SshPolicy {
   allowUsers?: string[];
   allowGroups?: string[];
   maxAuthTries?: number;
-  loginGraceTime?: number;
+  loginGraceTime?: Duration;
   /** "start:rate:full", e.g. "10:30:60" */
   maxStartups?: string;
   perSourceMaxStartups?: number;
   maxSessions?: number;
-  clientAliveInterval?: number;
+  clientAliveInterval?: Duration;
   clientAliveCountMax?: number;
   crypto?: CryptoPreset | CryptoLists;
   /** false -> DisableForwarding yes */
@@ -70,7 +73,7 @@ export interface FirewallPolicy {
   /** CIDRs (v4 and v6) that may reach SSH; empty = from anywhere, rate-limited */
   sshAllow?: string[];
   /** new SSH connections per source and window */
-  sshRateLimit?: { connections: number; perSeconds: number };
+  sshRateLimit?: { connections: number; perSeconds: Duration };
   services?: ServiceRule[];
   blocklists?: Blocklist[];
   egress?: EgressPolicy;
@@ -79,10 +82,8 @@ export interface FirewallPolicy {
 export interface JailPolicy {
   enabled?: boolean;
   maxRetry?: number;
-  /** seconds */
-  findTime?: number;
-  /** seconds */
-  banTime?: number;
+  findTime?: Duration;
+  banTime?: Duration;
   banTimeIncrement?: boolean;
 }
 export interface Fail2banPolicy {
@@ -144,9 +145,20 @@ export interface Fleet {
   adminSources?: string[];
 }
 
-/** Deep-required policy after merge and defaults: renderers never see undefined. */
+/** A jail after merge: durations in seconds. */
+export interface ResolvedJail {
+  enabled: boolean;
+  maxRetry: number;
+  findTime: number;
+  banTime: number;
+  banTimeIncrement: boolean;
+}
+
+/** Deep-required policy after merge and defaults (durations in seconds): renderers never see undefined. */
 export interface ResolvedPolicy {
-  ssh: Required<Omit<SshPolicy, "sftpChroot" | "listenAddresses" | "crypto">> & {
+  ssh: Required<Omit<SshPolicy, "sftpChroot" | "listenAddresses" | "crypto" | "loginGraceTime" | "clientAliveInterval">> & {
+    loginGraceTime: number;
+    clientAliveInterval: number;
     listenAddresses: string[];
     crypto: CryptoPreset | CryptoLists;
     sftpChroot?: { group: string; directory: string };
@@ -161,8 +173,8 @@ export interface ResolvedPolicy {
   };
   fail2ban: {
     enabled: boolean;
-    sshd: Required<JailPolicy>;
-    recidive: Required<JailPolicy>;
+    sshd: ResolvedJail;
+    recidive: ResolvedJail;
     ignore: string[];
   };
   cron: { allow: string[]; atAllow: string[]; expected: ExpectedCronEntry[] };

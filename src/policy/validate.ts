@@ -1,5 +1,6 @@
 // The one way into the product for a fleet: schema (with group references), then semantic checks
 // on every resolved host. Renderers only ever see a fleet that passed here.
+import { normaliseDurations } from "./duration";
 import { FleetInvalid } from "./errors";
 import { checkGroupReferences } from "./references";
 import { resolveFleet } from "./resolve";
@@ -13,11 +14,16 @@ export type ValidationResult =
   | { ok: true; fleet: Fleet; hosts: ResolvedHost[] }
   | { ok: false; errors: string[] };
 
-/** Every problem at once: schema and group-reference errors first; semantic checks only if those pass. */
+/**
+ * Every problem at once: duration, schema and group-reference errors first; semantic checks only if
+ * those pass. The fleet returned has every duration in seconds (what resolve, render and hashing see).
+ */
 export function validateFleet(input: unknown): ValidationResult {
-  const structural = [...checkSchema(input), ...checkGroupReferences(input)];
+  const durations = normaliseDurations(input);
+  const normalised = durations.fleet;
+  const structural = [...durations.errors, ...checkSchema(normalised), ...checkGroupReferences(normalised)];
   if (structural.length > 0) return { ok: false, errors: structural };
-  const fleet = input as Fleet;
+  const fleet = normalised as Fleet;
   const hosts = resolveFleet(fleet);
   const semantic = checkSemantics(fleet, hosts);
   if (semantic.length > 0) return { ok: false, errors: semantic };
