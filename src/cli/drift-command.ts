@@ -6,7 +6,7 @@ import { planFleet } from "../plan/plan";
 import type { HostPlan } from "../plan/types";
 import { InputError, reportInputError } from "./input-errors";
 import type { Io } from "./io";
-import { fleetSource, loadFleetFile } from "./load-fleet";
+import { fleetSource, loadFleet } from "./load-fleet";
 
 export const DRIFT_USAGE = `usage:
   harden drift (FILE | --stack NAME) [--host NAME]... [--json] [--identity KEYFILE]
@@ -70,6 +70,10 @@ function positiveInt(name: string, value: string | undefined, fallback: number):
 }
 
 export async function driftCommand(args: string[], io: Io): Promise<number> {
+  if (args.some((a) => a === "--help" || a === "-h")) {
+    io.out(DRIFT_USAGE);
+    return 0;
+  }
   try {
     const { values, positionals } = parseArgs({
       args,
@@ -86,7 +90,7 @@ export async function driftCommand(args: string[], io: Io): Promise<number> {
     const source = fleetSource(positionals, values.stack);
     const concurrency = positiveInt("--concurrency", values.concurrency, DEFAULT_CONCURRENCY);
     const timeoutMs = positiveInt("--timeout", values.timeout, DEFAULT_TIMEOUT_SECONDS) * 1000;
-    let plans: HostPlan[] = planFleet(loadFleetFile(source));
+    let plans: HostPlan[] = planFleet(await loadFleet(source));
     if (values.host?.length) {
       const unknown = values.host.filter((h) => !plans.some((p) => p.host === h));
       if (unknown.length) throw new InputError(`no host named ${unknown.join(", ")} in ${source}`);
