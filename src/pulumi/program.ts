@@ -1,7 +1,9 @@
+import { isAbsolute, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { planFleet } from "../plan/plan";
 import type { HostPlan } from "../plan/types";
 import { FleetInvalid } from "../policy/errors";
+import { FleetSourceError, loadFleetModule } from "../source/fleet-module";
 import type { DialOptions } from "./connection";
 import { HardenedHost } from "./hardened-host";
 
@@ -22,21 +24,55 @@ export interface HostOutputs {
 export interface DeployOptions {
   /** local payload cache (see payloadAsset); defaults to .harden/payloads in the program's directory */
   payloadDir?: string;
+  /** the fleet as given (see stackFleet); defaults to the `hardening:fleet` config object */
+  fleet?: unknown;
 }
 
 /**
- * The stack program: read `hardening:fleet`, validate it as the CLI does, plan every host and
- * deliver each as a HardenedHost. An invalid fleet throws before any resource is registered.
+ * The stack's fleet: the `hardening:fleet` object, or the default export of the module that
+ * `hardening:fleetModule` names (relative to the Pulumi project, loaded as `harden` loads it).
+ * Both keys, or neither, is an error. Errors are RunErrors: Pulumi prints them without a stack.
+ */
+export async function stackFleet(projectDir: string = projectRoot()): Promise<unknown> {
+  const config = new pulumi.Config(CONFIG_NAMESPACE);
+  const module = config.get("fleetModule");
+  const hasFleet = config.get("fleet") !== undefined;
+  if (module !== undefined && hasFleet) {
+    throw new pulumi.RunError(`${CONFIG_NAMESPACE}:fleet and ${CONFIG_NAMESPACE}:fleetModule are both set; keep one`);
+  }
+  if (module === undefined) {
+    if (!hasFleet) throw new pulumi.RunError(`set ${CONFIG_NAMESPACE}:fleet (the fleet object) or ${CONFIG_NAMESPACE}:fleetModule (a module exporting it)`);
+    return config.requireObject<unknown>("fleet");
+  }
+  try {
+    return await loadFleetModule(resolve(projectDir, module));
+  } catch (err) {
+    if (err instanceof FleetSourceError) throw new pulumi.RunError(`${CONFIG_NAMESPACE}:fleetModule: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Where Pulumi.yaml is: the engine says (absolutely); mocks say "rootDirectory", so the working directory. */
+function projectRoot(): string {
+  const root = pulumi.runtime.getRootDirectory();
+  return isAbsolute(root) ? root : process.cwd();
+}
+
+/**
+ * The stack program: validate the fleet (`options.fleet`, else `hardening:fleet`) as the CLI does,
+ * plan every host and deliver each as a HardenedHost. An invalid fleet throws before any resource
+ * is registered.
  */
 export function deployFleet(options: DeployOptions = {}): HardenedHost[] {
   const config = new pulumi.Config(CONFIG_NAMESPACE);
-  const fleetInput = config.requireObject<unknown>("fleet");
+  const fleetInput = options.fleet ?? config.requireObject<unknown>("fleet");
+  const source = config.get("fleetModule") !== undefined ? "fleetModule" : "fleet";
   let plans: HostPlan[];
   try {
     plans = planFleet(fleetInput, { rollbackSeconds: config.getNumber("rollbackSeconds") });
   } catch (err) {
     // RunError: the CLI prints the message without a stack trace, like `harden validate` would
-    if (err instanceof FleetInvalid) throw new pulumi.RunError(`${CONFIG_NAMESPACE}:fleet: ${err.message}`);
+    if (err instanceof FleetInvalid) throw new pulumi.RunError(`${CONFIG_NAMESPACE}:${source}: ${err.message}`);
     throw err;
   }
   const dial: DialOptions = {
