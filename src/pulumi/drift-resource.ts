@@ -4,10 +4,14 @@
 //   ~ hardening:index:HostDrift web1-drift  update
 //       ~ drift: { - "sshd passwordauthentication": "sshd passwordauthentication: expected no, found yes (from ...)" }
 //
-// Provider functions are serialized by Pulumi and run in a separate process: they capture nothing
-// and require what they need inside their bodies. The drift code (TypeScript) is loaded with tsx
-// from `driftModule`, a path relative to the directory Pulumi runs in (no machine path in state).
-import { join, relative } from "node:path";
+// Provider functions are serialized by Pulumi into the state and run in a separate process: they
+// capture nothing and require what they need inside their bodies. The drift code is `driftModule`:
+// the package specifier "harden-fleet/drift" (compiled JavaScript, resolved like any dependency of
+// the program in the directory Pulumi runs in), or, when the program runs from this checkout's
+// TypeScript sources, the source path relative to that directory, loaded with tsx. Stacks created
+// before the package recorded that source path and run their own stored code on refresh: it stays
+// where they look (test/pulumi/drift-upgrade.test.ts). No machine path is ever stored.
+import { extname, join, relative } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Artifact } from "../render/artifact";
 import type { DriftExpect } from "../drift/expect";
@@ -26,7 +30,7 @@ export interface HostDriftState {
   privateKey: string;
   /** seconds for the whole SSH session */
   timeoutSeconds: number;
-  /** src/drift/check-host.ts relative to the program's directory */
+  /** "harden-fleet/drift", or (sources) src/drift/check-host.ts relative to the program's directory */
   driftModule: string;
   /** desired: {} (nothing drifted). Observed by read(): item key -> message. */
   drift: Record<string, string>;
@@ -47,9 +51,12 @@ async function probe(state: HostDriftState): Promise<{ drift: Record<string, str
   const fs = require("node:fs") as typeof import("node:fs");
   const os = require("node:os") as typeof import("node:os");
   const path = require("node:path") as typeof import("node:path");
-  const tsx = require("tsx/cjs/api") as { require: (id: string, from: string) => unknown };
-  const drift = tsx.require(path.resolve(process.cwd(), state.driftModule), path.join(process.cwd(), "pulumi-program.js")) as
-    typeof import("../drift/check-host");
+  const nodeModule = require("node:module") as typeof import("node:module");
+  // as if required by a file of the program: node_modules of the program's directory (or the package itself)
+  const program = path.join(process.cwd(), "pulumi-program.js");
+  const drift = (state.driftModule.endsWith(".ts")
+    ? (require("tsx/cjs/api") as { require: (id: string, from: string) => unknown }).require(path.resolve(process.cwd(), state.driftModule), program)
+    : nodeModule.createRequire(program)(state.driftModule)) as typeof import("../drift/check-host");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "harden-drift-"));
   try {
     const keyFile = path.join(dir, "key");
@@ -131,9 +138,16 @@ export function hostDriftInputs<K>(plan: HostPlan, privateKey: K, timeoutSeconds
   };
 }
 
-/** The module the provider loads, relative to the directory the program runs in. */
-export function driftModulePath(cwd: string = process.cwd()): string {
-  return relative(cwd, join(__dirname, "..", "drift", "check-host.ts")).split("\\").join("/");
+/** The package's drift entry (package.json "exports"), which the provider requires by name. */
+export const DRIFT_ENTRY = "harden-fleet/drift";
+
+/**
+ * What the provider loads: the package entry when this is the compiled package; the TypeScript
+ * source relative to the program's directory when the program runs from this checkout's sources.
+ */
+export function driftModulePath(cwd: string = process.cwd(), self: string = __filename): string {
+  if (extname(self) !== ".ts") return DRIFT_ENTRY;
+  return relative(cwd, join(self, "..", "..", "drift", "check-host.ts")).split("\\").join("/");
 }
 
 export class HostDrift extends pulumi.dynamic.Resource {
