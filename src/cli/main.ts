@@ -29,10 +29,11 @@ exit codes: 0 ok, 1 --check found differences, 2 invalid input or usage`;
 export const USAGE = `usage:
   harden validate (FILE | --stack NAME)
   harden render   (FILE | --stack NAME) --out DIR [--check]
-${DRIFT_USAGE.replace(/^usage:\n/, "")}
+${DRIFT_USAGE.split("\n\n")[0].replace(/^usage:\n/, "")}
 
 ${FILE_HELP}
 A fleet module is code that runs: only load modules you would run.
+\`harden COMMAND --help\` says more about one command.
 exit codes: 0 ok, 1 render --check found differences or drift, 2 invalid input, usage, or a host not checked`;
 
 const HELP = new Set(["--help", "-h", "help"]);
