@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { planFleet } from "../plan/plan";
 import { closestKey } from "./did-you-mean";
 import { DURATION_FIELDS, formatDuration, normaliseDurations, parseDuration } from "./duration";
+import { formatValue } from "./errors";
 import { exampleFleet } from "./fixtures";
 import { FLEET_SCHEMA } from "./schema";
 import { validateFleet } from "./validate";
@@ -47,7 +48,9 @@ describe("durations", () => {
       writtenDuration.filter((d) => d.text.length > 2).map((d) => d.text.split(/(?<=[a-z])/).reverse().join("")),
       fc.tuple(writtenDuration, fc.constantFrom("y", "M", "H", "ms", "sec", " ")).map(([d, junk]) => `${d.text}${junk}`),
       fc.tuple(fc.constantFrom("-", "+", "1.5", " ", "m"), writtenDuration).map(([junk, d]) => `${junk}${d.text}`),
-      fc.constantFrom("", "h", "10mm", "1h1h", "1m1h", "ten minutes", "1e3"),
+      fc.constantFrom("", "h", "10mm", "1h1h", "1m1h", "ten minutes", "1e3", "1h;reboot", "10m\n"),
+      // anything at all, hostile strings included: refused and named, never reaching a script
+      fc.string({ maxLength: 30, unit: "binary" }),
     ).filter((text) => parseDuration(text) === null);
     fc.assert(fc.property(rejected, fc.constantFrom(...DURATION_FIELDS), (text, field) => {
       const fleet = exampleFleet() as unknown as Record<string, Record<string, unknown>>;
@@ -57,7 +60,7 @@ describe("durations", () => {
       const result = validateFleet(fleet);
       expect(result.ok).toBe(false);
       if (result.ok) return;
-      expect(result.errors).toEqual([`defaults.${field.path.join(".")}: ${JSON.stringify(text)} is not a duration (seconds, or a number per unit w d h m s, largest first ("10m", "1h30m"))`]);
+      expect(result.errors).toEqual([`defaults.${field.path.join(".")}: ${formatValue(text)} is not a duration (seconds, or a number per unit w d h m s, largest first ("10m", "1h30m"))`]);
     }));
   });
 
