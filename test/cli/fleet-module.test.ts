@@ -2,7 +2,7 @@
 // the real `harden` command for exit codes and streams. Every module lives in a temp dir outside
 // this checkout, as an operator's own repository would.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -103,7 +103,6 @@ describe("loading a fleet module", () => {
 
   it("a stack file may name a module relative to its Pulumi project, but not also carry the fleet", async () => {
     const dir = project({ "Pulumi.yaml": "name: hardening\nruntime: nodejs\n", "fleet.ts": `export default ${FLEET_JSON};\n` });
-    const { mkdirSync } = await import("node:fs");
     mkdirSync(join(dir, "stacks"));
     writeFileSync(join(dir, "stacks", "Pulumi.prod.yaml"), stringify({ config: { "hardening:fleetModule": "fleet.ts" } }));
     expect(planFleet(await loadFleet(join(dir, "stacks", "Pulumi.prod.yaml")))).toEqual(expected());
@@ -149,6 +148,14 @@ describe("harden with a fleet module", () => {
     const r = harden(["render", join(dir, name), "--out", join(dir, "out")]);
     expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 2, stdout: "", stderr: message.replaceAll("{dir}", dir) });
     expect(existsSync(join(dir, "out"))).toBe(false);
+  });
+
+  it("--stack NAME follows hardening:fleetModule, relative to the project", () => {
+    const dir = project({ "Pulumi.yaml": "name: hardening\nruntime: nodejs\n", "fleet.ts": `export default ${FLEET_JSON};\n` });
+    mkdirSync(join(dir, "stacks"));
+    writeFileSync(join(dir, "stacks", "Pulumi.prod.yaml"), stringify({ config: { "hardening:fleetModule": "fleet.ts" } }));
+    const r = harden(["validate", "--stack", "prod"], dir);
+    expect(r).toEqual({ code: 0, stderr: "", stdout: `${join(dir, "stacks", "Pulumi.prod.yaml")}: valid, 3 host(s): web1, db1, mail1\n` });
   });
 
   it("a missing file: exit 2, one message", () => {
