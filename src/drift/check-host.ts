@@ -46,6 +46,11 @@ function sshFailure(stderr: string, code: number, timedOut: boolean): string {
   return last ?? `ssh exit ${code}`;
 }
 
+/**
+ * Also the package entry `harden-fleet/drift`: HostDrift providers stored in stacks' state call it
+ * with ({ host, target, current, probe, expect, files }, { identityFile, timeoutMs }). Keep that
+ * call working: a refresh runs the provider code of the `up` that stored it.
+ */
 export async function checkHost(plan: PlanForCheck, opts: SshOptions = {}): Promise<HostCheck> {
   const t0 = Date.now();
   const candidates: ["target" | "current", Endpoint][] = [["target", plan.target]];

@@ -4,57 +4,24 @@
 // Checks: `npx harden render` from the tarball; `import { defineFleet } from "harden-fleet"`
 // type-checks and runs without loading the Pulumi SDK; a Pulumi program on `harden-fleet/pulumi`
 // compiles with tsc and runs under mocks, and the drift provider it serializes finds its code by
-// package name in that program's directory. (The real-engine run is the engine tests' job.)
-import { spawn } from "node:child_process";
+// package name in that program's directory. The real-engine run of such a program is the engine
+// tests' job (scratchProgram() in scratch-program.ts builds the same folder for them).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ok, run as runIn, scratchProgram } from "./scratch-program";
 
 const repo = join(__dirname, "..", "..");
-const lock = JSON.parse(readFileSync(join(repo, "package-lock.json"), "utf8")).packages;
-const installed = (name: string) => lock[`node_modules/${name}`].version as string;
-const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+const run = (cmd: string, args: string[], cwd = scratch) => runIn(cmd, args, cwd);
 const fleetJson = readFileSync(join(repo, "stacks", "Pulumi.example.yaml"), "utf8");
 
 let scratch: string;
-let tarball: string;
-
-interface Ran { code: number | null; stdout: string; stderr: string }
-/** A child process, awaited without blocking the test worker (long installs and tsc runs). */
-function run(cmd: string, args: string[], cwd = scratch): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-async function ok(ran: Promise<Ran>): Promise<string> {
-  const r = await ran;
-  if (r.code !== 0) throw new Error(`exit ${r.code}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-}
 
 beforeAll(async () => {
-  const t0 = Date.now();
-  scratch = mkdtempSync(join(tmpdir(), "harden-scratch-program-"));
-  const packed = JSON.parse(await ok(run(npm, ["pack", "--json", "--pack-destination", scratch], repo)));
-  tarball = join(scratch, packed[0].filename);
-  writeFileSync(join(scratch, "package.json"), JSON.stringify({
-    name: "scratch-program", private: true, main: "out/index.js",
-    dependencies: {
-      "harden-fleet": `file:${tarball}`,
-      // the user's own copies, at the versions this repo is tested with
-      "@pulumi/pulumi": installed("@pulumi/pulumi"), "@pulumi/command": installed("@pulumi/command"),
-      typescript: installed("typescript"), "@types/node": installed("@types/node"),
-    },
-  }, null, 2));
-  await ok(run(npm, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"]));
-  console.log(`FIGURE package: npm pack + scratch install ${((Date.now() - t0) / 1000).toFixed(1)} s, tarball ${packed[0].size} bytes, ${packed[0].entryCount} files`);
+  const program = await scratchProgram();
+  scratch = program.dir;
+  console.log(`FIGURE package: npm pack + scratch install ${program.seconds.toFixed(1)} s, tarball ${program.packed.size} bytes, ${program.packed.entryCount} files`);
 }, 600_000);
 afterAll(() => { if (scratch) rmSync(scratch, { recursive: true, force: true }); });
 
