@@ -1,6 +1,6 @@
 // Managed files: present, same bytes, same mode and ownership as the plan installs them.
 import type { Artifact } from "../render/artifact";
-import type { FileExpect } from "./expect";
+import type { FileExpect } from "../plan/drift-expect";
 import { quote, type DriftItem } from "./item";
 import { lineDiff } from "./line-diff";
 import type { ObservedFile } from "./observation";

@@ -10,7 +10,8 @@ import { renderSshd } from "../render/sshd";
 import type { UnitSpec } from "../render/unit";
 import type { Endpoint, HostPlan, Step, StepName } from "./types";
 import { confirmScript, teardownScript, unitScript } from "./unit-script";
-import { driftParts } from "../drift/plan-parts";
+import { driftExpect } from "./drift-expect";
+import { probeScript } from "./probe";
 
 export interface PlanOptions {
   rollbackSeconds?: number;
@@ -62,6 +63,8 @@ export function planHost(host: ResolvedHost, payloads: PayloadCache, options: Pl
   steps.push(step("confirm", confirmScript({
     ...ctx, port: host.target.port, closeTransition: closeTransition(host.policy.firewall.backend),
   }), host));
+  // what drift compares a host with is part of the plan: drift/ only compares
+  const expect = driftExpect(host, units, payloads);
   const uploads = [...new Map(units.flatMap((u) => u.payloads).map((p) => [p.sha256, p])).values()];
   return {
     host: host.name,
@@ -74,7 +77,8 @@ export function planHost(host: ResolvedHost, payloads: PayloadCache, options: Pl
     teardown: teardownScript(units, { host: host.name }),
     files: units.flatMap((u) => u.files),
     summary: Object.fromEntries(units.map((u) => [u.name, u.summary])) as HostPlan["summary"],
-    ...driftParts(host, units, payloads, hash),
+    expect,
+    probe: probeScript(expect, { host: host.name, policyHash: hash }),
   };
 }
 

@@ -10,7 +10,7 @@
 import { join, relative } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Artifact } from "../render/artifact";
-import type { DriftExpect } from "../drift/expect";
+import type { DriftExpect } from "../plan/drift-expect";
 import type { Endpoint, HostPlan } from "../plan/types";
 
 /** What the provider works with; all plain data except the key. */
