@@ -1,0 +1,140 @@
+// Self-test of the systemd lab: both releases and both kinds boot systemd to "running" (Debian 12's stock
+// fail2ban to "degraded": its fail2ban does not start, as on a real server), look like a stock server
+// (journald only, no rsyslog, nft, crontab; fail2ban only on that kind), install from the local repository,
+// reboot and power-cycle with a fresh firewall each boot, and leave nothing behind.
+import { existsSync, readdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { mustRun } from "./exec";
+import { ourNetns as oursNs } from "./systemd/net";
+import { KINDS, RELEASES, SYS_RUN_DIR, SystemdHost } from "./systemd/lab";
+import { UPLINK_DEV } from "./systemd/net";
+import { systemdLabSuite } from "./systemd/suite";
+
+const figures: string[] = [];
+afterAll(() => console.log(`FIGURE systemd lab:\n  ${figures.join("\n  ")}`));
+
+const rootNft = () => mustRun("nft", ["list", "ruleset"]);
+let nftBefore = "";
+
+systemdLabSuite("systemd lab self-test", (lab) => {
+  beforeAll(() => {
+    nftBefore = rootNft();
+  });
+
+  for (const release of RELEASES) {
+    for (const kind of KINDS) {
+      describe(`${release} ${kind}`, () => {
+        const name = `${kind === "stock" ? "st" : "fb"}${release.slice(-2)}`;
+        let h: SystemdHost;
+        beforeAll(async () => {
+          const files = await lab().release(release);
+          if (files.builtSeconds) figures.push(`${release} roots + repository built in ${files.builtSeconds.toFixed(0)} s (${files.stamp})`);
+          h = await lab().host({ name, release, kind });
+          figures.push(`${release} ${kind}: boot to running ${h.boots[0].runningMs} ms, to SSH banner ${h.boots[0].sshMs} ms`);
+        }, 30 * 60_000);
+        afterAll(async () => {
+          await h?.stop();
+        });
+
+        it("boots systemd as PID 1 to the state a stock server of its kind reaches, and answers SSH with the pinned key", async () => {
+          const r = await lab().ssh(h, "cat /proc/1/comm; hostname; . /etc/os-release; echo $VERSION_ID; systemctl is-active ssh systemd-journald dbus");
+          expect(r.stderr).toBe("");
+          expect(r.stdout.split("\n").slice(0, 6)).toEqual(["systemd", name, release.slice(-2), "active", "active", "active"]);
+          const failed = (await h.exec("systemctl --failed --no-legend --plain | cut -d' ' -f1")).stdout.trim();
+          if (kind === "fail2ban" && release === "debian-12") {
+            // Debian 12's fail2ban with its own configuration: no auth.log to read, so it fails to start
+            expect(h.boots[0].state).toBe("degraded");
+            expect(failed).toBe("fail2ban.service");
+            expect(await h.journal("fail2ban")).toMatch(/Have not found any log file for sshd jail/);
+          } else {
+            expect(failed).toBe("");
+            expect(h.boots[0].state).toBe("running");
+          }
+        });
+
+        it("logs to the journal only: no rsyslog, no auth.log; no nft, no crontab; fail2ban only on its kind", async () => {
+          const r = await h.exec(
+            "for c in nft crontab rsyslogd fail2ban-client iptables sudo; do command -v $c >/dev/null && echo has:$c; done; " +
+            "test -e /var/log/auth.log && echo auth.log; dpkg-query -W -f='${db:Status-Abbrev}${Package}\\n' nftables cron rsyslog fail2ban libpam-systemd 2>/dev/null | grep '^ii'",
+          );
+          const has = r.stdout.split("\n").filter(Boolean);
+          expect(has).toContain("has:iptables");
+          expect(has).toContain("has:sudo");
+          expect(has).toContain("ii libpam-systemd");
+          expect(has).not.toContain("auth.log");
+          for (const absent of ["has:nft", "has:crontab", "has:rsyslogd", "ii nftables", "ii cron", "ii rsyslog"]) expect(has).not.toContain(absent);
+          expect(has.includes("has:fail2ban-client")).toBe(kind === "fail2ban");
+          expect(has.includes("ii fail2ban")).toBe(kind === "fail2ban");
+          if (kind === "fail2ban") expect((await h.exec("systemctl is-enabled fail2ban")).stdout.trim()).toBe("enabled");
+          // the login of the first test is in sshd's journal
+          expect(await h.sshLogins()).toBeGreaterThanOrEqual(1);
+          const id = release === "debian-13" ? "sshd-session" : "sshd";
+          expect(await h.journal(undefined, { grep: "Accepted publickey for root" })).toMatch(new RegExp(`${id}\\[\\d+\\]: Accepted publickey for root from ${lab().uplink.replace(/\./g, "\\.")}`));
+        });
+
+        it("has apt sources that name only the lab repository, and installs from it with apt-get", async () => {
+          expect(h.readFile("/etc/apt/sources.list").trim()).toBe(`deb [trusted=yes] http://harden-lab-repo/${release} ./`);
+          expect((await h.exec("ls /etc/apt/sources.list.d")).stdout.trim()).toBe("");
+          expect(h.readFile("/etc/resolv.conf")).not.toMatch(/nameserver/);
+          const t0 = Date.now();
+          const r = await h.exec("apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nftables ipset && nft --version", { timeoutMs: 180_000 });
+          expect(r.stderr).not.toMatch(/^(W|E):/m);
+          expect(r.code, r.stdout + r.stderr).toBe(0);
+          expect(r.stdout).toMatch(/nftables v1\./);
+          figures.push(`${release} ${kind}: apt-get update + install nftables ipset from the lab repo ${Date.now() - t0} ms`);
+        }, 200_000);
+
+        it("reboots (systemctl reboot) with a fresh firewall, keeping its disk; a power cycle too", async () => {
+          await h.exec("nft add table inet labprobe && touch /root/before-reboot");
+          expect((await h.exec("nft list tables")).stdout).toMatch(/labprobe/);
+          const n0 = h.boots.length;
+          const b = await h.reboot();
+          expect(b.n).toBe(n0 + 1);
+          figures.push(`${release} ${kind}: reboot to SSH banner ${b.sshMs} ms`);
+          expect((await h.exec("nft list tables")).stdout).not.toMatch(/labprobe/);
+          expect((await h.exec("test -e /root/before-reboot && journalctl --list-boots --no-pager -q | wc -l")).stdout.trim()).toBe(String(n0 + 1));
+          const ssh = await lab().ssh(h, "systemctl is-active ssh");
+          expect(ssh.stdout.trim()).toBe("active");
+          await h.exec("nft add table inet labprobe2");
+          const c = await h.powerCycle();
+          figures.push(`${release} ${kind}: power cycle (SIGKILL + boot) to SSH banner ${c.sshMs} ms`);
+          expect((await h.exec("nft list tables")).stdout).not.toMatch(/labprobe2/);
+          expect(h.readFile("/etc/hostname").trim()).toBe(name);
+        }, 120_000);
+      });
+    }
+  }
+
+  describe("clients and the network", () => {
+    it("lets a client netns reach a host on the bridge, and a host reach nothing outside the lab /24", async () => {
+      const h = await lab().host({ name: "net12", release: "debian-12" });
+      const atk = await lab().client("atk");
+      try {
+        const banner = await atk.exec(`nc -w 3 ${h.ip} 22 </dev/null | head -c 4`);
+        expect(banner.stdout).toBe("SSH-");
+        expect((await h.exec("ip -4 route show default")).stdout.trim()).toBe("");
+      } finally {
+        await atk.stop();
+        await h.stop();
+      }
+    });
+  });
+
+  it("stops leaving no machine, netns, uplink, cgroup or run dir behind, and the root namespace's firewall untouched", async () => {
+    let left: Record<string, unknown> = {};
+    // checked before the lock is released: another lab run may start right after
+    await lab().stop({
+      beforeUnlock: () => {
+        left = {
+          netns: oursNs(),
+          uplink: mustRun("ip", ["-o", "link", "show"]).includes(`${UPLINK_DEV}:`),
+          runDir: existsSync(SYS_RUN_DIR),
+          cgroups: ["/sys/fs/cgroup/unified/harden-syslab", "/sys/fs/cgroup/systemd/harden-syslab", "/sys/fs/cgroup/harden-syslab"]
+            .filter(existsSync).flatMap((d) => readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name)),
+          nft: rootNft(),
+        };
+      },
+    });
+    expect(left).toEqual({ netns: [], uplink: false, runDir: false, cgroups: [], nft: nftBefore });
+  }, 60_000);
+});
