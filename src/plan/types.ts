@@ -12,7 +12,8 @@ export interface Endpoint {
   hostKey: string;
 }
 
-export type StepName = UnitName | "confirm";
+/** packages first, then the units, then confirm */
+export type StepName = "packages" | UnitName | "confirm";
 
 /** One remote command: a fresh SSH session, `command`, `script` on stdin, stop at the first failure. */
 export interface Step {
@@ -42,7 +43,7 @@ export interface HostPlan {
   teardown: string;
   /** every file the units install, for review and drift */
   files: Artifact[];
-  summary: Partial<Record<UnitName, string[]>>;
+  summary: Partial<Record<UnitName | "packages", string[]>>;
   /** read-only script that prints what drift compares (src/plan/probe.ts), one SSH session */
   probe: string;
   /** what drift compares the probe's observation with (src/plan/drift-expect.ts) */

@@ -24,7 +24,9 @@ export function labHostSpec(host: LabHost, policy: Policy = {}, groups: string[]
 
 /**
  * The defaults every lab fleet starts from: key-only, SSH on 2222 from the admin (the root namespace)
- * and the admin client namespace, fail2ban on. Tests add their own layers on top.
+ * and the admin client namespace, fail2ban on. Tests add their own layers on top. Namespace hosts
+ * have no journal (rsyslog writes auth.log), so fail2ban reads the file there; the systemd hosts of
+ * test/scenarios/stock-*.test.ts use the OS default (the journal).
  */
 export function labDefaults(lab: Lab, adminClientIp?: string): Policy {
   const adminKey = readFileSync(`${lab.adminKey}.pub`, "utf8").trim();
@@ -32,7 +34,7 @@ export function labDefaults(lab: Lab, adminClientIp?: string): Policy {
   return {
     ssh: { port: 2222, passwordAuthentication: false, permitRootLogin: "prohibit-password", authorizedKeys: { root: [adminKey] } },
     firewall: { sshAllow: sources },
-    fail2ban: { ignore: sources },
+    fail2ban: { ignore: sources, logBackend: "file" },
   };
 }
 
