@@ -9,6 +9,7 @@ import { Socket } from "node:net";
 import { join } from "node:path";
 import { ExecOptions, ExecResult, HOST_ENV, mustRun, runAsync, shq } from "../exec";
 import type { HostEndpoint, LabHost, LabService } from "../host";
+import { macFor } from "../net";
 import { childrenOf, isAlive, nsOf, sleep, sleepSync } from "../proc";
 import type { HostKind, Release } from "./cache";
 import { killCgroups, machineCgroups, removeCgroups } from "./cgroup";
@@ -129,9 +130,11 @@ export class SystemdHost implements LabHost {
     writeFileSync(join(up, "etc/machine-id"), `${randomBytes(16).toString("hex")}\n`, { mode: 0o444 });
     writeFileSync(join(up, "etc/hosts"),
       `127.0.0.1\tlocalhost\n127.0.1.1\t${spec.name}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n${spec.net}.2\t${REPO_HOST}\n`);
-    // Static address on nspawn's host0 (no gateway: a lab host reaches only the lab /24)
+    // Static address on nspawn's host0 (no gateway: a lab host reaches only the lab /24), and a MAC from the
+    // address: nspawn's own is derived from the machine name, so a new machine on a reused address would
+    // meet stale ARP entries in its peers (SSH then took 40 to 50 s to answer).
     writeFileSync(join(up, "etc/systemd/network/10-lab.network"),
-      `[Match]\nName=host0\n\n[Network]\nAddress=${spec.ip}/24\nDHCP=no\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n`);
+      `[Match]\nName=host0\n\n[Link]\nMACAddress=${macFor(spec.ip)}\n\n[Network]\nAddress=${spec.ip}/24\nDHCP=no\nLinkLocalAddressing=no\nIPv6AcceptRA=no\n`);
     const keyBase = join(up, "etc/ssh/ssh_host_ed25519_key");
     mustRun("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", `root@${spec.name}`, "-f", keyBase]);
     for (const t of ["rsa", "ecdsa"]) {
@@ -207,7 +210,7 @@ export class SystemdHost implements LabHost {
     for (;;) {
       r = await runAsync("nsenter", ["-t", String(leader), "-m", "-u", "-i", "-n", "-p", "--", "systemctl", "is-system-running", "--wait"],
         { env: HOST_ENV, timeoutMs: Math.max(1000, deadline - Date.now()) });
-      const early = r.stdout.trim() === "offline" || /connect to bus/.test(r.stderr);
+      const early = r.stdout.trim() === "offline" || /Failed to connect to/.test(r.stderr);
       if (!early || Date.now() > deadline || !isAlive(leader)) break;
       await sleep(20);
     }
