@@ -18,7 +18,9 @@ if [ ! -f "$DIR/.done" ]; then
   chmod 0755 "$DIR.tmp"
   ( cd "$DIR.tmp" && apt-get download -q "systemd-container=$VERSION" >&2 ) \
     || die "apt-get download systemd-container=$VERSION failed (run apt-get update?)"
-  dpkg-deb -x "$DIR.tmp"/systemd-container_*.deb "$DIR.tmp"
+  set -- "$DIR.tmp"/systemd-container_*.deb
+  [ -f "$1" ] || die "apt-get download systemd-container=$VERSION left no .deb (is $(command -v apt-get) Debian's apt-get?)"
+  dpkg-deb -x "$1" "$DIR.tmp"
   rm -f "$DIR.tmp"/*.deb
   [ -x "$DIR.tmp/usr/bin/systemd-nspawn" ] || die "no usr/bin/systemd-nspawn in systemd-container $VERSION"
   mv "$DIR.tmp" "$DIR"
