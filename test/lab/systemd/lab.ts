@@ -30,6 +30,8 @@ export interface SystemdHostOptions {
   /** [a-z][a-z0-9-]{0,10}: the machine name, hostname and (as vb-NAME) its bridge port */
   name: string;
   release?: Release;
+  /** the namespace lab's name for the release (either may be given) */
+  root?: Release;
   kind?: HostKind;
   /** default: the next free address from .11 in the lab /24 */
   ip?: string;
@@ -162,7 +164,7 @@ export class SystemdLab {
   /** A booted machine: about a second once its release is built (the first use on a machine builds it). */
   async host(opts: SystemdHostOptions): Promise<SystemdHost> {
     this.checkName(opts.name);
-    const release = opts.release ?? "debian-12";
+    const release = opts.release ?? opts.root ?? "debian-12";
     const kind = opts.kind ?? "stock";
     if (!RELEASES.includes(release)) throw new Error(`systemd lab: unknown release "${release}" (known: ${RELEASES.join(", ")})`);
     if (!KINDS.includes(kind)) throw new Error(`systemd lab: unknown kind "${kind}" (known: ${KINDS.join(", ")})`);
