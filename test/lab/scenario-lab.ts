@@ -22,6 +22,8 @@ export interface ScenarioLab {
   ssh(host: LabHost | HostEndpoint, command: string, opts?: SshRunOptions): Promise<ExecResult>;
   /** where the hosts' sshd logs: "journal" on systemd hosts; namespace hosts (no value) have rsyslog's auth.log */
   readonly hostLog?: "journal" | "file";
+  /** "systemd" on systemd hosts; namespace hosts (no value) */
+  readonly flavour?: LabFlavour;
 }
 
 /**
@@ -53,6 +55,7 @@ export function scenarioSuite(name: string, fn: (lab: () => ScenarioLab, flavour
           adminKey: l.adminKey,
           uplink: l.uplink,
           hostLog: "journal",
+          flavour: "systemd",
           host: (o) => l.host({ name: o.name, release: o.root, kind }),
           client: (n, ip) => l.client(n, ip),
           ssh: (h, c, o) => l.ssh(h, c, o),
@@ -68,3 +71,14 @@ export function scenarioSuite(name: string, fn: (lab: () => ScenarioLab, flavour
  */
 export const SSHD_LOG_CMD =
   "if [ -e /var/log/auth.log ]; then cat /var/log/auth.log; else journalctl -q --no-pager -o short-iso-precise -t sshd -t sshd-session; fi";
+
+/**
+ * A shell command that prints fail2ban's log in /var/log/fail2ban.log's format ("YYYY-MM-DD HH:MM:SS,mmm
+ * fail2ban.x [pid]: LEVEL message"): that file on namespace hosts; on systemd hosts, where the product has
+ * fail2ban log to syslog (the journal), the fail2ban unit's journal, its stamps rewritten to that format.
+ */
+export function fail2banLogCmd(lab: Pick<ScenarioLab, "hostLog">): string {
+  if (lab.hostLog !== "journal") return "cat /var/log/fail2ban.log";
+  return "journalctl -q --no-pager -o short-iso-precise -u fail2ban | " +
+    "sed -E 's/^([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})\\.([0-9]{3})[0-9]*[+-][0-9]{2}:?[0-9]{2} [^ ]+ /\\1 \\2,\\3 /'";
+}
