@@ -30,6 +30,7 @@ rm -rf "${STATE:?}/$dest"
 mv "$TXN" "$STATE/$dest"
 sync
 logger -t harden "rolled back units: $(echo $units) ($reason)" 2>/dev/null || true
+[ "$mode" != boot ] || cat "$STATE/$dest/rollback.log"
 if [ "$mode" = now ]; then
   cat "$STATE/$dest/rollback.log" >&2
   # the timer of this transaction has nothing left to do
