@@ -21,11 +21,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { PlanOptions } from "../../src/plan/plan";
 import type { HostPlan, Step } from "../../src/plan/types";
 import type { Policy } from "../../src/policy/types";
-import type { Lab, LabHost, LabRoot } from "../lab/lab";
+import type { LabHost, LabRoot } from "../lab/lab";
 import { runPlan, type RunnablePlan, type StepResult } from "../lab/plan-runner";
-import { labSuite } from "../lab/suite";
+import { type ScenarioLab, scenarioSuite } from "../lab/scenario-lab";
 import { exampleFleet } from "./example-fleet";
-import { type HostSnapshot, SSHD_SIGHUP, inHost, logCount, snapshot, stepLog, tryLogin, waitFor } from "./host-state";
+import { type HostSnapshot, SSHD_SIGHUP, inHost, snapshot, sshdLogCount, stepLog, tryLogin, waitFor } from "./host-state";
 import { unvalidatedPlan } from "./lab-fleet";
 
 const ROOTS: LabRoot[] = ["debian-12", "debian-13"];
@@ -49,12 +49,25 @@ interface Outcome {
   extra?: Record<string, unknown>;
 }
 
-function plan(lab: Lab, h: LabHost, policy: Policy): HostPlan {
+function plan(lab: ScenarioLab, h: LabHost, policy: Policy): HostPlan {
   return unvalidatedPlan(exampleFleet(lab, [{ host: h, policy }]), h.name, OPTS);
 }
 
 function paths(p: HostPlan): string[] {
   return [...new Set([...p.files.map((f) => f.path), ...EXTRA_PATHS])].sort();
+}
+
+/**
+ * On systemd hosts (stock: no nftables, fail2ban or cron) the plan's own packages step runs first, and the
+ * "old settings" are taken after it: a rollback restores the units' files and services, and leaves installed
+ * packages installed (so the packages step of the failing run itself changes nothing). Namespace hosts have
+ * every package from the start, so both flavours test the same thing: the units' rollback.
+ */
+async function preinstall(lab: ScenarioLab, h: LabHost, p: RunnablePlan): Promise<void> {
+  if (lab.flavour !== "systemd") return;
+  const r = await runPlan(p, { identityFile: lab.adminKey, onlySteps: ["packages"] });
+  const failed = r.find((x) => x.code !== 0);
+  if (failed || !r.some((x) => x.name === "packages")) throw new Error(`${h.name}: the packages step did not run cleanly before the lockout case\n${stepLog(r)}`);
 }
 
 /** The watchdog moves the transaction to rolled-back/ after it restored every unit: that is "restored". */
@@ -63,10 +76,11 @@ async function restored(h: LabHost): Promise<boolean> {
 }
 
 /** Runs a failing plan on a fresh host, then waits for the host to restore itself and observes it. */
-async function lockout(lab: Lab, h: LabHost, p: RunnablePlan & { files: HostPlan["files"] }, opts: {
+async function lockout(lab: ScenarioLab, h: LabHost, p: RunnablePlan & { files: HostPlan["files"] }, opts: {
   onlySteps?: string[];
   during?: (run: Promise<StepResult[]>) => Promise<Record<string, unknown>>;
 } = {}): Promise<Outcome> {
+  await preinstall(lab, h, p);
   const before = await snapshot(h, paths(p as HostPlan));
   let tEnd = 0;
   const run = runPlan(p, { identityFile: lab.adminKey, onlySteps: opts.onlySteps }).then((r) => {
@@ -145,7 +159,7 @@ function expectOld(o: Outcome, units: string[]): void {
   expect([...o.rollbackLog.matchAll(/^restoring (\S+)$/gm)].map((m) => m[1]), log).toEqual([...units].reverse());
 }
 
-labSuite("scenario 3: lockouts end with the host back on its old settings", (lab) => {
+scenarioSuite("scenario 3: lockouts end with the host back on its old settings", (lab) => {
   for (const root of ROOTS) {
     describe(root, () => {
       const tag = root.replace("debian-", "");
@@ -182,7 +196,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
           },
           d: async () => {
             const h = await host("d");
-            const sighups = await logCount(h, "/var/log/auth.log", SSHD_SIGHUP);
+            const sighups = await sshdLogCount(h, SSHD_SIGHUP);
             // passes the JSON schema (pattern \d+:\d+:\d+); only the semantic check refuses it, hence unvalidatedPlan
             const p = plan(L, h, { ssh: { maxStartups: "60:30:10" } });
             const o = await lockout(L, h, p, {
@@ -192,7 +206,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
                 return { seen: seen.stdout.trim() };
               },
             });
-            return { ...o, extra: { ...o.extra, plan: p, sighupsBefore: sighups, sighupsAfter: await logCount(h, "/var/log/auth.log", SSHD_SIGHUP) } };
+            return { ...o, extra: { ...o.extra, plan: p, sighupsBefore: sighups, sighupsAfter: await sshdLogCount(h, SSHD_SIGHUP) } };
           },
           e: async () => {
             const h = await host("e");
@@ -298,6 +312,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
       const h = await lab().host({ name: `lo${root.replace("debian-", "")}v`, root });
       const p = plan(lab(), h, {});
       const slow = { ...p, steps: [slowValidate(p.steps[0]), ...p.steps.slice(1)] };
+      await preinstall(lab(), h, p);
       const before = await snapshot(h, paths(p));
       const run = runPlan(slow, { identityFile: lab().adminKey });
       await waitFor(`${h.name}: firewall validate under way`, 30_000, async () => (await h.exec("test -f /tmp/harden-test-validating")).code === 0);
