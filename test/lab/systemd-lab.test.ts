@@ -2,11 +2,14 @@
 // fail2ban to "degraded": its fail2ban does not start, as on a real server), look like a stock server
 // (journald only, no rsyslog, nft, crontab; fail2ban only on that kind), install from the local repository,
 // reboot and power-cycle with a fresh firewall each boot, and leave nothing behind.
+import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mustRun } from "./exec";
 import { ourNetns as oursNs } from "./systemd/net";
-import { KINDS, RELEASES, SYS_RUN_DIR, SystemdHost } from "./systemd/lab";
+import { isAlive, sleep } from "./proc";
+import { KINDS, RELEASES, SYS_RUN_DIR, SystemdHost, SystemdLab } from "./systemd/lab";
 import { UPLINK_DEV } from "./systemd/net";
 import { systemdLabSuite } from "./systemd/suite";
 
@@ -143,4 +146,36 @@ systemdLabSuite("systemd lab self-test", (lab) => {
     });
     expect(left).toEqual({ netns: [], uplink: false, runDir: false, cgroups: [], nft: nftBefore });
   }, 60_000);
+});
+
+describe("a systemd lab whose test process is killed", () => {
+  it("takes its machines along (lease pipes), and the next start removes the rest", async () => {
+    if (process.env.HARDEN_SKIP_LAB === "1") throw new Error("HARDEN_SKIP_LAB=1 but this file is a lab test: run it without");
+    // tsx as a loader in this one node process (its CLI would run the script in a grandchild that outlives a kill)
+    const child = spawn(process.execPath, ["--import", "tsx", join(__dirname, "systemd/orphan-child.ts")],
+      { cwd: join(__dirname, "../.."), stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HARDEN_LAB_LOCK_WAIT: process.env.HARDEN_LAB_LOCK_WAIT ?? "1800" } });
+    let out = "";
+    child.stdout!.on("data", (b) => (out += b));
+    child.stderr!.on("data", (b) => (out += b));
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const deadline = Date.now() + 120_000;
+    while (!/^(READY|FAILED)/m.test(out) && Date.now() < deadline) await sleep(50);
+    const m = /^READY (\d+) (\d+)$/m.exec(out);
+    expect(m, out).not.toBeNull();
+    const [nspawnPid, leader] = [Number(m![1]), Number(m![2])];
+    expect(Number(/^PID (\d+)$/m.exec(out)?.[1]), "the lab runs in the process that is killed").toBe(child.pid);
+    expect(isAlive(leader)).toBe(true);
+    const t0 = Date.now();
+    child.kill("SIGKILL");
+    await exited;
+    while ((isAlive(leader) || isAlive(nspawnPid)) && Date.now() - t0 < 15_000) await sleep(20);
+    expect(isAlive(leader)).toBe(false);
+    expect(isAlive(nspawnPid)).toBe(false);
+    figures.push(`machine gone ${Date.now() - t0} ms after its test process was SIGKILLed`);
+    // the next run cleans what no lease could take along (the switch netns, the uplink, the run dir)
+    const lab = await SystemdLab.start();
+    let left: unknown;
+    await lab.stop({ beforeUnlock: () => (left = { netns: oursNs(), runDir: existsSync(SYS_RUN_DIR) }) });
+    expect(left).toEqual({ netns: [], runDir: false });
+  }, 180_000);
 });
