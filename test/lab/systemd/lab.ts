@@ -13,7 +13,7 @@ import { sleep } from "../proc";
 import { SshRunOptions, sshRun } from "../ssh";
 import { HostKind, KINDS, RELEASES, Release, ReleaseFiles, ensureNspawn, ensureRelease, rootOf } from "./cache";
 import { allMachineCgroups, killCgroups, removeCgroups } from "./cgroup";
-import { Boot, SystemdHost } from "./host";
+import { SystemdHost } from "./host";
 import { PREFIX, SWITCH_NS, checkNetFree, clientPort, ourNetns, removeNetns, switchDown, switchUp, wireClient } from "./net";
 
 export { SystemdHost } from "./host";
