@@ -110,6 +110,12 @@ systemdLabSuite("systemd lab self-test", (lab) => {
           expect((await h.exec("nft list tables")).stdout).not.toMatch(/labprobe2/);
           expect(h.readFile("/etc/hostname").trim()).toBe(name);
         }, 120_000);
+
+        it("halts cleanly on SIGTERM (the guest powers off, nspawn exits 0)", async () => {
+          await h.stop();
+          expect(h.lastExit).toBe("0");
+          figures.push(`${release} ${kind}: clean halt ${h.haltMs} ms`);
+        }, 60_000);
       });
     }
   }

@@ -315,9 +315,15 @@ export class SystemdHost implements LabHost {
     }
   }
 
+  /** how the last boot ended, as machine.sh saw nspawn exit ("0" after a clean halt; "" while it runs) */
+  lastExit = "";
+  /** ms the last clean halt (stop()) took */
+  haltMs = 0;
+
   /** Clean halt: SIGTERM to nspawn makes the guest power off (SIGRTMIN+3 to its PID 1); resolves when it is down. */
   async stop(): Promise<void> {
     if (this.stopped) return;
+    const t0 = Date.now();
     const b = this.boots[this.boots.length - 1];
     writeFileSync(join(this.spec.hostDir, "halt"), "");
     if (b && isAlive(b.nspawnPid)) {
@@ -327,7 +333,10 @@ export class SystemdHost implements LabHost {
         /* gone */
       }
       const deadline = Date.now() + 30_000;
-      while (!this.events().some((e) => e[0] === "exit" && Number(e[1]) === b.n) && Date.now() < deadline) await sleep(20);
+      let exit: string[] | undefined;
+      while (!(exit = this.events().find((e) => e[0] === "exit" && Number(e[1]) === b.n)) && Date.now() < deadline) await sleep(20);
+      this.lastExit = exit?.[2] ?? "";
+      this.haltMs = Date.now() - t0;
     }
     this.stopSync();
   }
