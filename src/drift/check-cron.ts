@@ -1,7 +1,7 @@
 // cron and at: every entry on the host must be declared by the policy or be the distribution's own
-// (distro-cron.ts). cron.allow/at.allow are managed files, checked with the other files.
+// (plan/distro-cron.ts). cron.allow/at.allow are managed files, checked with the other files.
 import type { ExpectedCronEntry } from "../policy/types";
-import type { DriftExpect } from "./expect";
+import type { DriftExpect } from "../plan/drift-expect";
 import { quote, type DriftItem } from "./item";
 import type { CronTable, Observation } from "./observation";
 

@@ -1,6 +1,6 @@
 // fail2ban: the server answers, the declared jails run with the declared settings, and the sshd
 // jail's ban actions cover the SSH port.
-import type { DriftExpect } from "./expect";
+import type { DriftExpect } from "../plan/drift-expect";
 import type { DriftItem } from "./item";
 import type { Observation } from "./observation";
 

@@ -1,6 +1,6 @@
 // Managed files: present, same bytes, same mode and ownership as the plan installs them.
 import type { Artifact } from "../render/artifact";
-import type { FileExpect } from "./expect";
+import type { FileExpect } from "../plan/drift-expect";
 import { quote, type DriftItem } from "./item";
 import { lineDiff } from "./line-diff";
 import type { ObservedFile } from "./observation";
@@ -15,10 +15,10 @@ const MAX_SHOWN = 6;
 export function checkFiles(expected: FileExpect[], observed: ObservedFile[], contents: Artifact[]): DriftItem[] {
   const items: DriftItem[] = [];
   const byPath = new Map(observed.map((f) => [f.path, f]));
-  for (const want of expected) {
+  for (let want of expected) {
     const have = byPath.get(want.path);
     const key = `file ${want.path}`;
-    const owner = `${want.owner}:${want.group === "@primary" ? "(primary group)" : want.group}`;
+    const owner = `${want.owner}:${want.group === "@primary" ? "(primary group)" : want.group === "@crontab" ? "crontab" : want.group}`;
     if (!have) continue; // the probe was rendered for another plan: the caller reports that
     if (!have.exists) {
       items.push({ unit: want.unit, key, expected: `present, ${want.mode} ${owner}`, found: "missing",
@@ -38,11 +38,14 @@ export function checkFiles(expected: FileExpect[], observed: ObservedFile[], con
         message: `file ${want.path}: content differs from the plan${detail}` });
     }
     const mode = fourDigits(have.mode);
+    // "@crontab": 0640 root:crontab, or 0644 root:root on a host without cron (no crontab group)
+    const noCron = want.group === "@crontab" && have.group === "root";
+    if (noCron) want = { ...want, mode: "0644", group: "root" };
     if (mode !== want.mode) {
       items.push({ unit: want.unit, key: `${key} mode`, expected: want.mode, found: mode,
         message: `file ${want.path}: mode ${mode}, expected ${want.mode}` });
     }
-    const group = want.group === "@primary" ? have.ownerPrimaryGroup : want.group;
+    const group = want.group === "@primary" ? have.ownerPrimaryGroup : want.group === "@crontab" ? "crontab" : want.group;
     if (have.owner !== want.owner || have.group !== group) {
       items.push({ unit: want.unit, key: `${key} owner`, expected: `${want.owner}:${group}`, found: `${have.owner}:${have.group}`,
         message: `file ${want.path}: owner ${have.owner}:${have.group}, expected ${want.owner}:${group}` });

@@ -1,6 +1,6 @@
 // The firewall harden owns (table inet harden, or HARDEN-* chains and harden-* ipsets) against the
 // plan, plus rules elsewhere that accept SSH or a declared service port from anywhere.
-import type { DriftExpect } from "./expect";
+import type { DriftExpect } from "../plan/drift-expect";
 import { quote, type DriftItem } from "./item";
 import { lineDiff } from "./line-diff";
 import { foreignAccepts, IPT_ENTRY, NFT_TABLE, type LiveFirewall } from "./live-firewall";

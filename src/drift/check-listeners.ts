@@ -1,7 +1,7 @@
 // Incident 3: a service listening on a public address that the live firewall lets anyone reach,
 // although the policy does not open it to everyone (or it is an internal service like Redis).
 import { INTERNAL_PORTS } from "../policy/semantic";
-import type { DriftExpect } from "./expect";
+import type { DriftExpect } from "../plan/drift-expect";
 import type { DriftItem } from "./item";
 import { families, reachable, type LiveFirewall } from "./live-firewall";
 import { isLoopback, type Listener } from "./sockets";

@@ -1,6 +1,6 @@
 // The live ruleset as seen by drift: parsed per backend, with a reachability question on top.
 import type { Proto } from "../policy/types";
-import type { DriftExpect } from "./expect";
+import type { DriftExpect } from "../plan/drift-expect";
 import type { Observation } from "./observation";
 import { chainVerdict, readIptablesRule, readNftRule, walk, type Hit, type RuleReading } from "./reach";
 import { parseIptables, parseNftRuleset, type Chain } from "./ruleset";

@@ -6,14 +6,18 @@ import { renderFail2ban } from "../render/fail2ban";
 import { closeTransition, renderFirewall } from "../render/firewall";
 import { sha256, stableJson } from "../render/hash";
 import { osProfile } from "../render/os";
+import { renderPackages } from "../render/packages";
 import { renderSshd } from "../render/sshd";
 import type { UnitSpec } from "../render/unit";
 import type { Endpoint, HostPlan, Step, StepName } from "./types";
-import { confirmScript, teardownScript, unitScript } from "./unit-script";
-import { driftParts } from "../drift/plan-parts";
+import { confirmScript, packagesScript, teardownScript, unitScript } from "./unit-script";
+import { driftExpect } from "./drift-expect";
+import { probeScript } from "./probe";
 
 export interface PlanOptions {
   rollbackSeconds?: number;
+  /** how long the packages step waits for another package run's lock (default 120 s) */
+  packageLockSeconds?: number;
 }
 
 /** Names the policy in every generated header: same policy, same hash, whatever the key order. */
@@ -38,7 +42,7 @@ function endpoint(host: ResolvedHost, which: "current" | "target"): Endpoint {
  * current one, sshd moves. Everything after runs over the new one, and confirm proves it works.
  */
 const VIA: Record<StepName, "current" | "target"> = {
-  firewall: "current", sshd: "current", fail2ban: "target", cron: "target", confirm: "target",
+  packages: "current", firewall: "current", sshd: "current", fail2ban: "target", cron: "target", confirm: "target",
 };
 
 function step(name: StepName, script: string, host: ResolvedHost): Step {
@@ -56,12 +60,18 @@ function step(name: StepName, script: string, host: ResolvedHost): Step {
 export function planHost(host: ResolvedHost, payloads: PayloadCache, options: PlanOptions = {}): HostPlan {
   const os = osProfile(host.os);
   const hash = policyHash(host);
-  const ctx = { host: host.name, policyHash: hash, os, rollbackSeconds: options.rollbackSeconds };
+  const ctx = {
+    host: host.name, policyHash: hash, os, rollbackSeconds: options.rollbackSeconds, packageLockSeconds: options.packageLockSeconds,
+  };
+  const packages = renderPackages(host);
   const units = renderUnits(host, payloads);
-  const steps = units.map((u) => step(u.name, unitScript(u, ctx), host));
+  // packages first: nothing changes on the host before everything the units need is installed
+  const steps = [step("packages", packagesScript(packages, ctx), host), ...units.map((u) => step(u.name, unitScript(u, ctx), host))];
   steps.push(step("confirm", confirmScript({
     ...ctx, port: host.target.port, closeTransition: closeTransition(host.policy.firewall.backend),
   }), host));
+  // what drift compares a host with is part of the plan: drift/ only compares
+  const expect = driftExpect(host, units, payloads);
   const uploads = [...new Map(units.flatMap((u) => u.payloads).map((p) => [p.sha256, p])).values()];
   return {
     host: host.name,
@@ -73,8 +83,9 @@ export function planHost(host: ResolvedHost, payloads: PayloadCache, options: Pl
     steps,
     teardown: teardownScript(units, { host: host.name }),
     files: units.flatMap((u) => u.files),
-    summary: Object.fromEntries(units.map((u) => [u.name, u.summary])) as HostPlan["summary"],
-    ...driftParts(host, units, payloads, hash),
+    summary: { packages: packages.summary, ...Object.fromEntries(units.map((u) => [u.name, u.summary])) } as HostPlan["summary"],
+    expect,
+    probe: probeScript(expect, { host: host.name, policyHash: hash }),
   };
 }
 

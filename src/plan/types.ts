@@ -1,7 +1,7 @@
 import type { OsId } from "../policy/types";
 import type { Artifact, Payload } from "../render/artifact";
 import type { UnitName } from "../render/unit";
-import type { DriftExpect } from "../drift/expect";
+import type { DriftExpect } from "./drift-expect";
 
 /** How one SSH session reaches a host. */
 export interface Endpoint {
@@ -12,7 +12,8 @@ export interface Endpoint {
   hostKey: string;
 }
 
-export type StepName = UnitName | "confirm";
+/** packages first, then the units, then confirm */
+export type StepName = "packages" | UnitName | "confirm";
 
 /** One remote command: a fresh SSH session, `command`, `script` on stdin, stop at the first failure. */
 export interface Step {
@@ -42,9 +43,9 @@ export interface HostPlan {
   teardown: string;
   /** every file the units install, for review and drift */
   files: Artifact[];
-  summary: Partial<Record<UnitName, string[]>>;
-  /** read-only script that prints what drift compares (src/drift/probe.ts), one SSH session */
+  summary: Partial<Record<UnitName | "packages", string[]>>;
+  /** read-only script that prints what drift compares (src/plan/probe.ts), one SSH session */
   probe: string;
-  /** what drift compares the probe's observation with (src/drift/expect.ts) */
+  /** what drift compares the probe's observation with (src/plan/drift-expect.ts) */
   expect: DriftExpect;
 }

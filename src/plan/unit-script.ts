@@ -1,20 +1,26 @@
 import type { OsProfile } from "../render/os";
 import { registerPartial, renderTemplate } from "../render/templates";
 import { sha256, stableJson } from "../render/hash";
+import type { PackagesSpec } from "../render/packages";
 import type { UnitSpec } from "../render/unit";
 
 registerPartial("lib", "plan/lib.sh");
 registerPartial("unitlib", "plan/unitlib.sh");
 registerPartial("watchdog", "plan/watchdog.sh");
+registerPartial("rollback", "plan/rollback.sh");
+registerPartial("rollbackBoot", "plan/rollback-boot.service");
 
 /** Seconds the host waits for the confirm login before restoring itself. */
 export const DEFAULT_ROLLBACK_SECONDS = 60;
+/** Seconds the packages step waits for another package run to release the package manager's lock. */
+export const DEFAULT_PACKAGE_LOCK_SECONDS = 120;
 
 export interface ScriptContext {
   host: string;
   policyHash: string;
   os: OsProfile;
   rollbackSeconds?: number;
+  packageLockSeconds?: number;
 }
 
 /** "0644" -> "644", as `stat -c %a` prints it, so the script can compare modes as text. */
@@ -60,6 +66,20 @@ export function unitScript(unit: UnitSpec, ctx: ScriptContext): string {
     verify: unit.verify,
     converge: unit.converge ?? "",
     restore: unit.restore,
+  });
+}
+
+/** The first step: installs what the policy needs (templates/plan/packages.sh.hbs). */
+export function packagesScript(spec: PackagesSpec, ctx: ScriptContext): string {
+  return renderTemplate("plan/packages.sh.hbs", {
+    host: ctx.host,
+    os: { id: ctx.os.osRelease.id, versionId: ctx.os.osRelease.versionId },
+    manager: spec.manager,
+    apt: spec.manager === "apt",
+    epel: spec.epel,
+    packages: spec.packages,
+    heldServices: spec.heldServices,
+    lockSeconds: ctx.packageLockSeconds ?? DEFAULT_PACKAGE_LOCK_SECONDS,
   });
 }
 

@@ -92,6 +92,7 @@ const policy = object({
     sshd: jail,
     recidive: jail,
     ignore: listOf(ref("cidr")),
+    logBackend: { enum: ["journal", "file"] },
   }),
   cron: object({
     allow: listOf(ref("userName"), { uniqueItems: true }),

@@ -92,6 +92,11 @@ export interface Fail2banPolicy {
   recidive?: JailPolicy;
   /** addresses never banned, besides loopback and the host itself */
   ignore?: string[];
+  /**
+   * where the jails read sshd's failures: "journal" (backend systemd) or "file" (the distribution's
+   * auth log, written by rsyslog). Default: what a stock install of the host's OS has (journal on Debian).
+   */
+  logBackend?: "journal" | "file";
 }
 
 export interface CronPolicy {
@@ -176,6 +181,8 @@ export interface ResolvedPolicy {
     sshd: ResolvedJail;
     recidive: ResolvedJail;
     ignore: string[];
+    /** absent: the OS profile decides */
+    logBackend?: "journal" | "file";
   };
   cron: { allow: string[]; atAllow: string[]; expected: ExpectedCronEntry[] };
 }

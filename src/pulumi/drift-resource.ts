@@ -14,7 +14,7 @@
 import { extname, join, relative } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Artifact } from "../render/artifact";
-import type { DriftExpect } from "../drift/expect";
+import type { DriftExpect } from "../plan/drift-expect";
 import type { Endpoint, HostPlan } from "../plan/types";
 
 /** What the provider works with; all plain data except the key. */

@@ -19,7 +19,7 @@ interface CommonArgs {
    * More trigger values per unit (e.g. HostDrift's heal count): a change re-runs that unit, and
    * confirm after it. Absent units keep their triggers as they are.
    */
-  extraTriggers?: Partial<Record<UnitName, pulumi.Input<unknown>>>;
+  extraTriggers?: Partial<Record<UnitName | "packages", pulumi.Input<unknown>>>;
 }
 
 /** A host already planned (what the stack program passes: the fleet was validated as a whole). */
@@ -54,6 +54,7 @@ export function planOneHost(args: HostPolicyArgs): HostPlan {
  * One hardened server: its plan delivered as one remote.Command per step, in order, over SSH.
  *
  *   <name>-payload-<sha12>  CopyToRemote per large payload (current connection)
+ *   <name>-packages         installs what the policy needs, first (current connection)
  *   <name>-firewall, -sshd  unit scripts over the current connection
  *   <name>-fail2ban, -cron  unit scripts over the target connection (post-apply port and user)
  *   <name>-confirm          a new login on the target connection disarms the rollback

@@ -65,11 +65,13 @@ export function renderCron(host: ResolvedHost): UnitSpec {
   const allowFile = (path: string, group: string, list: string[]): Artifact => ({
     path, mode: "0640", owner: "root", group, content: renderTemplate("cron/allow.hbs", { users: list }),
   });
-  const files = [allowFile(CRON_ALLOW, profile.cronAllowGroup, cronUsers), allowFile(AT_ALLOW, atAllowGroup(profile), atUsers)];
+  // "@crontab": crontab's group where cron is installed, else root:root 0644 (the unit script decides)
+  const cronGroup = profile.cronAllowGroup === "crontab" ? "@crontab" : profile.cronAllowGroup;
+  const files = [allowFile(CRON_ALLOW, cronGroup, cronUsers), allowFile(AT_ALLOW, atAllowGroup(profile), atUsers)];
   const permissions = cronPermissions(profile);
   const ctx = {
     allUsers: [...new Set([...cronUsers, ...atUsers])],
-    cronAllowGroup: profile.cronAllowGroup,
+    cronAllowGroup: cronGroup,
     cronUsers,
     atUsers,
     spool: profile.cronSpool.path,
@@ -77,6 +79,8 @@ export function renderCron(host: ResolvedHost): UnitSpec {
     spoolOwners: [...new Set(["root", ...cronUsers])],
     checks: [...files, ...permissions].map((p) => ({ path: p.path, stat: `${statMode(p.mode)} ${p.owner} ${p.group}`, optional: !("content" in p) })),
     removeFiles: files.map((f) => f.path),
+    cronPackage: profile.packageNames.cron,
+    cronService: profile.cronService,
     distroModes: permissions.filter((p) => p.path !== profile.cronSpool.path).map((p) => ({ path: p.path, mode: p.path === "/etc/crontab" ? "0644" : "0755" })),
   };
   return {
@@ -84,11 +88,14 @@ export function renderCron(host: ResolvedHost): UnitSpec {
     files,
     permissions,
     payloads: [],
-    requires: ["crontab", "stat"],
+    // no crontab: a host without cron (Debian's cloud images) gets the allow files all the same, so
+    // that a later install of cron is locked down from its first minute
+    requires: ["stat"],
     validate: renderTemplate("cron/validate.sh.hbs", ctx),
     snapshot: "",
-    // cron re-reads its tables and allow files on every use: nothing to reload
-    activate: "",
+    // cron re-reads its tables and allow files on every use: nothing to reload; a cron the packages
+    // step installed waited, disabled, for the allow files
+    activate: renderTemplate("cron/activate.sh.hbs", ctx),
     verify: renderTemplate("cron/verify.sh.hbs", ctx),
     converge: renderTemplate("cron/converge.sh.hbs", ctx),
     restore: renderTemplate("cron/restore.sh.hbs", ctx),

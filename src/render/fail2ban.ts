@@ -11,6 +11,8 @@ import type { UnitSpec } from "./unit";
 
 /** fail2ban reads jail.conf, jail.d/*.conf, jail.local, then jail.d/*.local; the last value wins. */
 export const FAIL2BAN_JAIL = "/etc/fail2ban/jail.d/zz-harden.local";
+/** Server settings: with the journal backend fail2ban logs to syslog (journald), where recidive reads it. */
+export const FAIL2BAN_SERVER = "/etc/fail2ban/fail2ban.d/zz-harden.local";
 /** Teaches the stock sshd filter the daemon names of OpenSSH 9.8+ (sshd-session, sshd-auth). */
 export const FAIL2BAN_SSHD_FILTER = "/etc/fail2ban/filter.d/sshd.local";
 
@@ -35,6 +37,11 @@ export function fail2banIgnoreList(host: ResolvedHost): string[] {
     }
   });
   return [...new Set(list)];
+}
+
+/** Where the jails read: the policy's choice, else what a stock install of the host's OS has. */
+export function fail2banLogBackend(host: ResolvedHost): "journal" | "file" {
+  return host.policy.fail2ban.logBackend ?? osProfile(host.os).sshdLog;
 }
 
 function seconds(field: string, value: number): number {
@@ -62,6 +69,8 @@ export function renderFail2ban(host: ResolvedHost): UnitSpec {
     banactionAllports: actions.recidive,
     port: host.policy.ssh.port,
     authLog: profile.authLog,
+    journal: fail2banLogBackend(host) === "journal",
+    journalMatch: profile.sshdJournalMatch.join(" + "),
     sshd: jail("sshd"),
     recidive: jail("recidive"),
   };
@@ -72,18 +81,22 @@ export function renderFail2ban(host: ResolvedHost): UnitSpec {
     file(FAIL2BAN_JAIL, "fail2ban/zz-harden.local.hbs"),
     file(FAIL2BAN_SSHD_FILTER, "fail2ban/sshd-filter.local.hbs"),
     file(actions.overrides, `fail2ban/${host.policy.firewall.backend}-action.local.hbs`),
+    ...(model.journal ? [file(FAIL2BAN_SERVER, "fail2ban/fail2ban.local.hbs")] : []),
   ];
   const running = [
     ...(model.sshd.enabled === "true" ? [{ name: "sshd", ...model.sshd, action: actions.sshd }] : []),
     ...(model.recidive.enabled === "true" ? [{ name: "recidive", ...model.recidive, action: actions.recidive }] : []),
   ];
-  const reload = renderTemplate("fail2ban/reload.sh.hbs", {}).trimEnd();
-  const ctx = { authLog: profile.authLog, jails: running, removeFiles: files.map((f) => f.path), reload };
+  const ctx = { authLog: profile.authLog, journal: model.journal, jails: running, removeFiles: files.map((f) => f.path) };
+  const reload = renderTemplate("fail2ban/reload.sh.hbs", ctx).trimEnd();
 
   const summary = running.map(
     (j) => `jail ${j.name}: ${j.maxRetry} failures in ${j.findTime}s -> ban ${j.banTime}s${j.increment === "true" ? " (increasing)" : ""}, ${j.action} DROP`,
   );
   if (running.length === 0) summary.push("no jail enabled");
+  summary.push(model.journal
+    ? `reads the journal (backend systemd): sshd by ${model.journalMatch}; recidive by fail2ban's own syslog lines`
+    : `reads ${profile.authLog} (backend auto; rsyslog must write it); recidive reads /var/log/fail2ban.log`);
   summary.push(`never banned: ${model.ignoreIp.join(" ")}`);
 
   return {
@@ -93,11 +106,11 @@ export function renderFail2ban(host: ResolvedHost): UnitSpec {
     payloads: [],
     requires: ["fail2ban-client"],
     validate: renderTemplate("fail2ban/validate.sh.hbs", ctx),
-    snapshot: "",
+    snapshot: renderTemplate("fail2ban/snapshot.sh.hbs", ctx),
     activate: renderTemplate("fail2ban/activate.sh.hbs", ctx),
     verify: renderTemplate("fail2ban/verify.sh.hbs", ctx),
     restore: reload,
-    uninstall: renderTemplate("fail2ban/uninstall.sh.hbs", ctx),
+    uninstall: renderTemplate("fail2ban/uninstall.sh.hbs", { ...ctx, reload }),
     summary,
   };
 }

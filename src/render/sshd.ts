@@ -254,6 +254,7 @@ export function renderSshd(host: ResolvedHost): UnitSpec {
     selinux: profile.selinux && m.port !== 22,
     socketActivated: profile.sshSocketActivated,
     expected: groupedSettings(expectedSshdSettings(host)),
+    service: profile.sshService,
     reload,
   };
 

@@ -1,6 +1,7 @@
 # ---- harden common functions (identical in every script) ----
 STATE=/var/lib/harden
 TXN=$STATE/txn
+BOOT_UNIT=/etc/systemd/system/harden-rollback-boot.service
 say() { printf '%s: %s\n' "$UNIT" "$*"; }
 die() { printf '%s: FAILED: %s\n' "$UNIT" "$*" >&2; exit 1; }
 has_systemd() { [ -d /run/systemd/system ]; }
@@ -18,7 +19,6 @@ service_restart() {
 # Refuse to touch a host that is not what the policy says it is, or a login without root.
 preflight() {
   want_id=$1 want_ver=$2
-  shift 2
   [ "$(id -u)" = 0 ] || die "must run as root (the plan uses sudo -n for other users); nothing was changed"
   [ -r /etc/os-release ] || die "/etc/os-release is missing, cannot check the declared os; nothing was changed"
   have_id=$(. /etc/os-release && printf '%s' "${ID:-unknown}")
@@ -26,8 +26,10 @@ preflight() {
   case "$have_ver" in "$want_ver"|"$want_ver".*) ver_ok=1 ;; *) ver_ok=0 ;; esac
   [ "$have_id" = "$want_id" ] && [ "$ver_ok" = 1 ] ||
     die "host runs $have_id $have_ver but the policy declares $want_id-$want_ver; nothing was changed"
+}
+need_commands() {
   for tool in "$@"; do
-    command -v "$tool" >/dev/null 2>&1 || die "required command not found: $tool; nothing was changed"
+    command -v "$tool" >/dev/null 2>&1 || die "required command not found: $tool (the packages step installs what the policy needs)"
   done
 }
 watchdog_alive() {

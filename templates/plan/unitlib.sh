@@ -7,27 +7,43 @@ begin_unit() {
     flock -w 30 9 || die "another harden run holds $STATE/lock"
   fi
   STAGE=$(mktemp -d "$STATE/stage.XXXXXX") || die "cannot create a staging directory"
-  trap 'rm -rf "$STAGE"' EXIT
+  # Any failure from here on, of this unit or before it in this apply, rolls back the WHOLE open
+  # transaction at once, newest unit first. (Subshells reset the trap: verify's drift check is safe.)
+  trap 'rc=$?; rm -rf "$STAGE"; [ "$rc" = 0 ] || abort_txn' EXIT
   MANIFEST=$STAGE/.manifest
   PERMS=$STAGE/.perms
   : > "$MANIFEST"; : > "$PERMS"
   BACKUP=$TXN/$UNIT
   CHANGED=""
 }
-# "@primary" stands for the owner's primary group, which only the host knows.
+abort_txn() {
+  [ -f "$TXN/armed" ] && [ -f "$STATE/rollback.sh" ] || return 0
+  say "rolling back every unit of this apply:" $(sed -n '1!G;h;$p' "$TXN/units") >&2
+  sh "$STATE/rollback.sh" now "$UNIT failed"
+}
+# "@primary" stands for the owner's primary group, which only the host knows. "@crontab": the group
+# crontab reads cron.allow with, or root on a host without cron (see stage).
 resolve_group() {
-  if [ "$2" = "@primary" ]; then id -gn "$1"; else printf '%s\n' "$2"; fi
+  case $2 in
+    @primary) id -gn "$1" ;;
+    @crontab) if getent group crontab >/dev/null 2>&1; then echo crontab; else echo root; fi ;;
+    *) printf '%s\n' "$2" ;;
+  esac
 }
 mode_of() { stat -c '%a %U %G' "$1" 2>/dev/null; }
 # stage PATH MODE OWNER GROUP < content
 stage() {
   id -u "$3" >/dev/null 2>&1 || die "$1: owner $3 does not exist on this host; nothing was changed"
   grp=$(resolve_group "$3" "$4") || die "$1: group of $3 unknown; nothing was changed"
+  mode=$2
+  # No crontab group (cron not installed): world-readable, so that the setgid crontab of a later
+  # install can read it at once; it only lists user names, which /etc/passwd shows anyway.
+  [ "$4" = @crontab ] && [ "$grp" = root ] && mode=644
   mkdir -p "$STAGE$(dirname "$1")"
   cat > "$STAGE$1"
-  chmod "$2" "$STAGE$1"
-  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$grp" >> "$MANIFEST"
-  if [ ! -f "$1" ] || ! cmp -s "$STAGE$1" "$1" || [ "$(mode_of "$1")" != "$2 $3 $grp" ]; then
+  chmod "$mode" "$STAGE$1"
+  printf '%s\t%s\t%s\t%s\n' "$1" "$mode" "$3" "$grp" >> "$MANIFEST"
+  if [ ! -f "$1" ] || ! cmp -s "$STAGE$1" "$1" || [ "$(mode_of "$1")" != "$mode $3 $grp" ]; then
     CHANGED="$CHANGED $1"
   fi
 }
@@ -66,16 +82,39 @@ write_restore() {
 arm_rollback() {
   grep -qx "$UNIT" "$TXN/units" 2>/dev/null || printf '%s\n' "$UNIT" >> "$TXN/units"
   echo $(( $(date +%s) + ROLLBACK_SECONDS )) > "$TXN/deadline"
+  cat > "$STATE/rollback.sh.new" <<'HARDEN_ROLLBACK_EOF' && mv -f "$STATE/rollback.sh.new" "$STATE/rollback.sh"
+{{> rollback}}HARDEN_ROLLBACK_EOF
   : > "$TXN/armed"
-  watchdog_alive && return 0
-  cat > "$STATE/watchdog.sh" <<'HARDEN_WATCHDOG_EOF'
+  if has_systemd && command -v systemd-run >/dev/null 2>&1; then
+    arm_systemd || return 1
+  elif ! watchdog_alive; then
+    cat > "$STATE/watchdog.sh" <<'HARDEN_WATCHDOG_EOF'
 {{> watchdog}}HARDEN_WATCHDOG_EOF
-  if command -v setsid >/dev/null 2>&1; then
-    setsid sh "$STATE/watchdog.sh" </dev/null >/dev/null 2>&1 9>&- &
-  else
-    nohup sh "$STATE/watchdog.sh" </dev/null >/dev/null 2>&1 9>&- &
+    if command -v setsid >/dev/null 2>&1; then
+      setsid sh "$STATE/watchdog.sh" </dev/null >/dev/null 2>&1 9>&- &
+    else
+      nohup sh "$STATE/watchdog.sh" </dev/null >/dev/null 2>&1 9>&- &
+    fi
   fi
+  # the transaction, its backups and the rollback are on disk before anything is activated
+  sync
   say "rollback armed: restores in ${ROLLBACK_SECONDS}s unless a new login confirms"
+}
+# systemd: a transient timer in the system manager (no session, logind or ssh.service restart can end
+# it), re-created with the new deadline by every unit; and a boot-time unit for a reboot before confirm.
+arm_systemd() {
+  cat > "$STAGE/.boot-unit" <<'HARDEN_BOOT_UNIT_EOF'
+{{> rollbackBoot}}HARDEN_BOOT_UNIT_EOF
+  if ! cmp -s "$STAGE/.boot-unit" "$BOOT_UNIT"; then
+    cp "$STAGE/.boot-unit" "$BOOT_UNIT.harden-tmp" && mv -f "$BOOT_UNIT.harden-tmp" "$BOOT_UNIT" &&
+      systemctl daemon-reload && systemctl enable harden-rollback-boot.service >/dev/null 2>&1 ||
+      { say "cannot install $BOOT_UNIT"; return 1; }
+  fi
+  systemctl stop 'harden-rollback*.timer' >/dev/null 2>&1
+  systemctl reset-failed 'harden-rollback*' >/dev/null 2>&1
+  out=$(systemd-run --quiet --unit="harden-rollback-$(date +%s)-$$" --on-active="${ROLLBACK_SECONDS}s" \
+    --timer-property=AccuracySec=1s --description="harden: roll back unless confirmed" \
+    /bin/sh "$STATE/rollback.sh" timer 2>&1) || { say "cannot start the rollback timer: $out"; return 1; }
 }
 install_staged() {
   while IFS="$(printf '\t')" read -r path mode owner grp; do
@@ -88,4 +127,3 @@ install_staged() {
     chown "$owner:$grp" "$path" && chmod "$mode" "$path" || return 1
   done < "$PERMS"
 }
-restore_now() { sh "$BACKUP/restore.sh" >&2 || say "restore reported errors (see above)"; }

@@ -2,7 +2,7 @@
 // nft 1.0.6 and iptables-nft 1.8.9 print them (copied from lab hosts).
 import { describe, expect, it } from "vitest";
 import { liveFirewall, reachable, foreignAccepts } from "../../src/drift/live-firewall";
-import type { DriftExpect } from "../../src/drift/expect";
+import type { DriftExpect } from "../../src/plan/drift-expect";
 import type { Observation } from "../../src/drift/observation";
 
 const HARDEN = `table inet harden {

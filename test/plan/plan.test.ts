@@ -6,10 +6,10 @@ import type { HostPlan } from "../../src/plan/types";
 const shaByStep = (plan: HostPlan) => Object.fromEntries(plan.steps.map((s) => [s.name, s.sha256]));
 
 describe("host plans", () => {
-  it("orders the steps and runs firewall and sshd over today's connection, the rest over the new one", () => {
+  it("orders the steps, packages first, and runs packages, firewall and sshd over today's connection, the rest over the new one", () => {
     const [web1] = planFleet(exampleFleet());
     expect(web1.steps.map((s) => `${s.name}:${s.via}:${s.connection.port}`)).toEqual([
-      "firewall:current:22", "sshd:current:22", "fail2ban:target:2222", "cron:target:2222", "confirm:target:2222",
+      "packages:current:22", "firewall:current:22", "sshd:current:22", "fail2ban:target:2222", "cron:target:2222", "confirm:target:2222",
     ]);
   });
 

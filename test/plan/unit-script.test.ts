@@ -54,7 +54,7 @@ ls /var/lib/harden/txn 2>&1 | head -1`);
 ${writeFileLine("/srv/app/app.conf", "valid old\n")}
 ${run(unitScript(toyUnit("garbage\n"), ctx))}
 cat /srv/app/app.conf; ls /var/lib/harden/txn 2>/dev/null | wc -l`);
-    expect(r.stderr).toContain("cron: FAILED: validation failed; nothing was changed");
+    expect(r.stderr).toContain("cron: FAILED: validation failed; this unit changed nothing");
     expect(r.stdout).toContain("rc=1\nvalid old\n0\n");
   });
 
@@ -64,7 +64,7 @@ ${writeFileLine("/srv/app/app.conf", "valid old\n")}
 cp /srv/app/app.conf /srv/app/live
 ${run(unitScript(toyUnit("valid but broken\n"), ctx))}
 cat /srv/app/app.conf /srv/app/live`);
-    expect(r.stderr).toContain("activation or verification failed; the previous state was restored");
+    expect(r.stderr).toContain("activation or verification failed; the previous state is restored");
     expect(r.stdout).toContain("rc=1\nvalid old\nvalid old\n");
   });
 
@@ -131,7 +131,7 @@ echo drifted > /srv/app/live; touch /srv/app/foreign.conf
 ${run(script)}
 cat /srv/app/live; ls /srv/app`);
     expect(r.stdout).toContain("cron: set aside foreign.conf\n");
-    expect(r.stderr).toContain("cron: FAILED: live differs\ncron: FAILED: activation or verification failed; the previous state was restored");
+    expect(r.stderr).toContain("cron: FAILED: live differs\ncron: FAILED: activation or verification failed; the previous state is restored");
     expect(r.stdout).toContain("rc=1\ndrifted\napp.conf\nforeign.conf\nlive\n");
   });
 
@@ -151,8 +151,60 @@ ${writeFileLine("/srv/app/app.conf", "valid old\n")}
 cp /srv/app/app.conf /srv/app/live
 ${run(unitScript(toyUnit("valid but broken\n", { verify: `grep -q broken /srv/app/live && die "broken"; :` }), ctx))}
 cat /srv/app/app.conf /srv/app/live`);
-    expect(r.stderr).toContain("cron: FAILED: broken\ncron: FAILED: activation or verification failed; the previous state was restored");
+    expect(r.stderr).toContain("cron: FAILED: broken\ncron: FAILED: activation or verification failed; the previous state is restored");
     expect(r.stdout).toContain("rc=1\nvalid old\nvalid old\n");
+  });
+
+  it("a later unit that fails rolls back every unit of the apply at once, newest first, not only itself", () => {
+    // unit one ("firewall") applies; unit two ("sshd") is refused by its validation, then one that fails verify
+    const first = unitScript(toyUnit("valid new\n", { name: "firewall" }), ctx);
+    const second = (over: Partial<UnitSpec>) => unitScript(toyUnit("valid two\n", {
+      name: "sshd",
+      files: [{ path: "/srv/two/two.conf", mode: "0644", owner: "root", group: "root", content: "valid two\n" }],
+      permissions: [],
+      snapshot: "",
+      activate: ":",
+      verify: ":",
+      restore: "echo restored-two >> /srv/app/log",
+      ...over,
+    }), { ...ctx, rollbackSeconds: 30 });
+    const refused = inSandbox(`mkdir -p /srv/app /srv/two
+${writeFileLine("/srv/app/app.conf", "valid old\n")}
+cp /srv/app/app.conf /srv/app/live
+${run(first)}
+${run(second({ validate: "false" }))}
+cat /srv/app/app.conf /srv/app/live; ls /var/lib/harden
+cat /var/lib/harden/aborted/rollback.log`);
+    expect(refused.stdout).toContain("firewall: applied\nrc=0\n");
+    expect(refused.stderr).toContain("sshd: FAILED: validation failed; this unit changed nothing\nsshd: rolling back every unit of this apply: firewall");
+    // at once: no timer had to fire (it was armed for 30 s), and the transaction is closed
+    expect(refused.stdout).toMatch(/rc=1\nvalid old\nvalid old\n(.*\n)*aborted\n/);
+    expect(refused.stdout).not.toMatch(/^txn$/m);
+    expect(refused.stdout).toContain("restoring firewall\n");
+
+    const failed = inSandbox(`mkdir -p /srv/app /srv/two
+${writeFileLine("/srv/app/app.conf", "valid old\n")}
+cp /srv/app/app.conf /srv/app/live
+${run(first)}
+${run(second({ validate: ":", verify: "false" }))}
+cat /srv/app/app.conf /srv/app/live; ls /srv/two; cat /srv/app/log
+sed -n '2,$p' /var/lib/harden/aborted/rollback.log`);
+    expect(failed.stderr).toContain("sshd: rolling back every unit of this apply: sshd firewall");
+    expect(failed.stdout).toMatch(/rc=1\nvalid old\nvalid old\nrestored-two\nrestoring sshd\nrestoring firewall\n$/);
+  });
+
+  it("a unit whose command is missing after an earlier unit applied rolls that one back too", () => {
+    const first = unitScript(toyUnit("valid new\n", { name: "firewall" }), ctx);
+    const second = unitScript(toyUnit("valid\n", { name: "fail2ban", requires: ["no-such-tool-harden"] }), ctx);
+    const r = inSandbox(`mkdir -p /srv/app
+${writeFileLine("/srv/app/app.conf", "valid old\n")}
+cp /srv/app/app.conf /srv/app/live
+${run(first)}
+${run(second)}
+cat /srv/app/live`);
+    expect(r.stderr).toContain("fail2ban: FAILED: required command not found: no-such-tool-harden");
+    expect(r.stderr).toContain("fail2ban: rolling back every unit of this apply: firewall");
+    expect(r.stdout).toMatch(/rc=1\nvalid old\n$/);
   });
 
   it("teardown removes harden's state but keeps the quarantine (evidence that must not run again)", () => {

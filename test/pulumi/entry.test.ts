@@ -27,7 +27,7 @@ describe("package entries", () => {
     await allRegistered([web1, ...web1.steps, web1.teardown]);
     const [expected] = lib.planFleet(fleet());
     expect(web1.plan).toEqual(expected);
-    expect(rec.byName("web1-sshd").wire.stdin).toBe(expected.steps[1].script);
+    expect(rec.byName("web1-sshd").wire.stdin).toBe(expected.steps.find((s) => s.name === "sshd")!.script);
     expect(reveal(rec.byName("web1-confirm").wire.connection).port).toBe(2222);
 
     // the same validation, with paths as in a fleet
@@ -47,7 +47,7 @@ describe("package entries", () => {
     for (const name of names) {
       expect(await settled(outputs.hosts[name].sshPort)).toBe(2222);
       expect(await settled(outputs.hosts[name].sshUser)).toBe("root");
-      expect(Object.keys(outputs.hosts[name].units)).toEqual(["firewall", "sshd", "fail2ban", "cron", "confirm"]);
+      expect(Object.keys(outputs.hosts[name].units)).toEqual(["packages", "firewall", "sshd", "fail2ban", "cron", "confirm"]);
     }
     expect(rec.registrations.filter((r) => r.type === "hardening:index:HardenedHost").map((r) => r.name)).toEqual(names);
   });

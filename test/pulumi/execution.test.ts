@@ -100,7 +100,7 @@ labSuite("pulumi up against lab hosts (execution)", (lab) => {
 
   it("first up converges both hosts: the drift resource probes once, every step runs once, then SSH only on the new port", async () => {
     const ops = await up("first up");
-    const expected = (host: string) => ["firewall", "sshd", "fail2ban", "cron", "confirm", "teardown"].map((s) => `${host}-${s}:create`);
+    const expected = (host: string) => ["packages", "firewall", "sshd", "fail2ban", "cron", "confirm", "teardown"].map((s) => `${host}-${s}:create`);
     // the payload copy and the drift resource's create depend on nothing: they run side by side, before the firewall
     const web1 = ops.filter((e) => e.host === web.ip).map(name);
     expect(web1.slice(0, 2).sort()).toEqual([expect.stringMatching(/^web1-drift:create$/), expect.stringMatching(/^web1-payload-[0-9a-f]{12}:copy$/)]);

@@ -63,7 +63,7 @@ describe("the stack program on stacks/Pulumi.example.yaml", () => {
       expect(children.map((c) => c.name)).toEqual([
         ...plan.uploads.map((u) => `${plan.host}-payload-${u.sha256.slice(0, 12)}`),
         `${plan.host}-drift`,
-        ...["firewall", "sshd", "fail2ban", "cron", "confirm", "teardown"].map((s) => `${plan.host}-${s}`),
+        ...["packages", "firewall", "sshd", "fail2ban", "cron", "confirm", "teardown"].map((s) => `${plan.host}-${s}`),
       ]);
       const drift = rec.byName(`${plan.host}-drift`);
       expect(drift.type).toBe(DRIFT_TYPE);
@@ -76,7 +76,7 @@ describe("the stack program on stacks/Pulumi.example.yaml", () => {
     }
     // one per host (hosts register side by side: their relative order is not fixed)
     expect(rec.registrations.filter((r) => r.type === DRIFT_TYPE).map((r) => r.name).sort()).toEqual(["db1-drift", "mail1-drift", "web1-drift"]);
-    expect(rec.registrations).toHaveLength(3 * 8 + plans.reduce((n, p) => n + p.uploads.length, 0));
+    expect(rec.registrations).toHaveLength(3 * 9 + plans.reduce((n, p) => n + p.uploads.length, 0));
   });
 
   it("gives each host's drift resource that host's probe, expectations and endpoints, the key as a secret", () => {
@@ -109,11 +109,11 @@ describe("the stack program on stacks/Pulumi.example.yaml", () => {
     }
   });
 
-  it("reaches every host on 22 for firewall and sshd, and on the policy's 2222 from fail2ban on", () => {
+  it("reaches every host on 22 for packages, firewall and sshd, and on the policy's 2222 from fail2ban on", () => {
     for (const host of ["web1", "db1", "mail1"]) {
-      const ports = ["firewall", "sshd", "fail2ban", "cron", "confirm", "teardown"]
+      const ports = ["packages", "firewall", "sshd", "fail2ban", "cron", "confirm", "teardown"]
         .map((s) => reveal(rec.byName(`${host}-${s}`).wire.connection).port);
-      expect(ports, host).toEqual([22, 22, 2222, 2222, 2222, 2222]);
+      expect(ports, host).toEqual([22, 22, 22, 2222, 2222, 2222, 2222]);
     }
   });
 
@@ -175,8 +175,10 @@ describe("a refresh that found one unit drifted on one host", () => {
     });
     expect(changed).toEqual(["db1-firewall", "db1-confirm"]);
     const db1 = planFleet(exampleFleet())[1];
-    expect(rec.byName("db1-firewall").wire.triggers).toEqual([db1.steps[0].sha256, 1]);
-    expect(rec.byName("db1-confirm").wire.triggers).toEqual([...stepTriggers(db1.steps, db1.steps.length - 1), 1, 0, 0, 0]);
+    expect(db1.steps[1].name).toBe("firewall");
+    expect(rec.byName("db1-firewall").wire.triggers).toEqual([db1.steps[1].sha256, 1]);
+    // confirm follows every step before it: packages (0), firewall (1), sshd, fail2ban, cron (0)
+    expect(rec.byName("db1-confirm").wire.triggers).toEqual([...stepTriggers(db1.steps, db1.steps.length - 1), 0, 1, 0, 0, 0]);
   });
 });
 

@@ -26,9 +26,12 @@ const hosts = Object.fromEntries(fleet.hosts.map((h) => [h.name, resolveHost(fle
 goldenSuite("cron", hosts, renderCron);
 
 describe("cron rendering rules (DESIGN.md facts)", () => {
-  it("cron.allow is 0640 root:crontab with root first, one user per line", () => {
-    const allow = renderCron(hosts.web1).files.find((f) => f.path === "/etc/cron.allow");
-    expect(allow).toEqual({ path: "/etc/cron.allow", mode: "0640", owner: "root", group: "crontab", content: "root\nnobody\n" });
+  it("cron.allow is 0640 root:crontab (root:root 0644 where cron and its group are absent) with root first, one user per line", () => {
+    const unit = renderCron(hosts.web1);
+    const allow = unit.files.find((f) => f.path === "/etc/cron.allow");
+    // "@crontab": the unit script resolves it on the host (templates/plan/unitlib.sh, stage)
+    expect(allow).toEqual({ path: "/etc/cron.allow", mode: "0640", owner: "root", group: "@crontab", content: "root\nnobody\n" });
+    expect(unit.requires).not.toContain("crontab");
   });
   it("at.allow is readable by at's own group (daemon on Debian)", () => {
     expect(renderCron(hosts.web1).files.find((f) => f.path === "/etc/at.allow")).toMatchObject({ mode: "0640", group: "daemon", content: "root\n" });
@@ -71,10 +74,14 @@ function applyInOverlay(unit: UnitSpec, after: string) {
     `mount -t overlay overlay -o lowerdir=/var/spool/cron,upperdir=${dir}/upper/spool,workdir=${dir}/work/spool /var/spool/cron || exit 99`,
     "UNIT=cron",
     `die() { printf '%s: FAILED: %s\\n' "$UNIT" "$*" >&2; exit 1; }`,
+    // the skeleton's helpers the snippets use (templates/plan/lib.sh, unitlib.sh); this machine has cron
+    "has_systemd() { false; }",
+    `resolve_group() { case $2 in @crontab) if getent group crontab >/dev/null 2>&1; then echo crontab; else echo root; fi ;; *) echo "$2" ;; esac; }`,
     `(\n${unit.validate}\n) || exit 10`,
   ];
   for (const f of unit.files) {
-    lines.push(`printf '%s' ${shQuote(f.content)} > ${f.path} && chown root:${f.group} ${f.path} && chmod ${f.mode} ${f.path} || exit 98`);
+    const group = f.group === "@crontab" ? "crontab" : f.group;
+    lines.push(`printf '%s' ${shQuote(f.content)} > ${f.path} && chown root:${group} ${f.path} && chmod ${f.mode} ${f.path} || exit 98`);
   }
   for (const p of unit.permissions) lines.push(`[ ! -e ${p.path} ] || { chown ${p.owner}:${p.group} ${p.path} && chmod ${p.mode} ${p.path}; } || exit 97`);
   lines.push(after);

@@ -26,6 +26,13 @@ const fleet: Fleet = {
 };
 const hosts = Object.fromEntries(fleet.hosts.map((h) => [h.name, resolveHost(fleet, h)])) as Record<string, ResolvedHost>;
 
+/** The scratch namespaces below have no journal: fail2ban reads auth.log there, as where rsyslog runs. */
+function fileLog(host: ResolvedHost): ResolvedHost {
+  const copy = structuredClone(host);
+  copy.policy.fail2ban.logBackend = "file";
+  return copy;
+}
+
 goldenSuite("fail2ban", hosts, renderFail2ban);
 
 describe("fail2ban rendering rules", () => {
@@ -41,6 +48,24 @@ describe("fail2ban rendering rules", () => {
     expect(db.files.map((f) => f.path)).toContain("/etc/fail2ban/action.d/iptables.local");
     expect(db.files[0].content).toMatch(/^banaction = iptables-ipset-proto6$/m);
     expect(db.files[0].content).toMatch(/^logpath = \/var\/log\/secure$/m);
+  });
+  it("reads the journal on Debian (sshd's unit and this OpenSSH's process names), the auth log where the profile or the policy says so", () => {
+    const web1 = renderFail2ban(hosts.web1);
+    const jail12 = web1.files[0].content;
+    // every jail reads the journal; recidive finds fail2ban's own ban lines there (logtarget SYSLOG)
+    expect(jail12.match(/^backend = systemd$/gm)).toHaveLength(2);
+    expect(jail12).toMatch(/^journalmatch = _SYSTEMD_UNIT=ssh\.service \+ _COMM=sshd$/m);
+    expect(jail12).not.toMatch(/^logpath/m);
+    expect(web1.files.find((f) => f.path === "/etc/fail2ban/fail2ban.d/zz-harden.local")?.content).toMatch(/^logtarget = SYSLOG$/m);
+    expect(web1.summary.join("\n")).toContain("reads the journal (backend systemd)");
+    const mail = renderFail2ban(structuredClone({ ...hosts.mail1, policy: { ...hosts.mail1.policy, fail2ban: { ...hosts.mail1.policy.fail2ban, logBackend: undefined } } }));
+    expect(mail.files[0].content).toMatch(/^journalmatch = _SYSTEMD_UNIT=ssh\.service \+ _COMM=sshd \+ _COMM=sshd-session \+ _COMM=sshd-auth$/m);
+    const file = renderFail2ban(fileLog(hosts.web1));
+    expect(file.files[0].content).toMatch(/^backend = auto\nlogpath = \/var\/log\/auth\.log$/m);
+    expect(file.files.map((f) => f.path)).not.toContain("/etc/fail2ban/fail2ban.d/zz-harden.local");
+    expect(file.summary.join("\n")).toContain("reads /var/log/auth.log (backend auto");
+    // RHEL's profile: /var/log/secure, the unit is sshd.service
+    expect(renderFail2ban(hosts.db1).files[0].content).toMatch(/^logpath = \/var\/log\/secure$/m);
   });
   it("refuses an ignore entry that is not an address", () => {
     const host = structuredClone(hosts.web1);
@@ -136,7 +161,7 @@ describe("the sshd filter as rendered counts both OpenSSH generations", () => {
 
 describe("fail2ban unit snippets against a running scratch fail2ban", () => {
   it("validates, starts, verifies both jails, and bans an sshd-session brute force with an nft DROP", () => {
-    const unit = renderFail2ban(hosts.web1);
+    const unit = renderFail2ban(fileLog(hosts.web1));
     const conf = scratchConf("live");
     const stage = join(dirname(dirname(conf)), "stage");
     for (const f of unit.files) {
@@ -147,6 +172,7 @@ describe("fail2ban unit snippets against a running scratch fail2ban", () => {
 say() { printf '%s: %s\\n' "$UNIT" "$*"; }
 die() { printf '%s: FAILED: %s\\n' "$UNIT" "$*" >&2; exit 1; }
 service_restart() { return 1; }
+has_systemd() { false; }
 STAGE=${stage}
 (
 ${unit.validate}
@@ -179,12 +205,37 @@ fail2ban-client stop >/dev/null
     console.log(r.stdout.match(/banned after .*/)?.[0]);
   });
 
+  it("validate refuses the journal backend on a host without a journal, and the auth log where there is none", () => {
+    const journal = renderFail2ban(hosts.web1);
+    const r = inNamespaces(scratchConf("nojournal"), `UNIT=fail2ban
+die() { printf '%s: FAILED: %s\\n' "$UNIT" "$*" >&2; exit 1; }
+mount -t tmpfs tmpfs /run/systemd 2>/dev/null || mkdir -p /run/systemd
+STAGE=/nonexistent
+(
+${journal.validate}
+) || exit 10
+`);
+    expect(r.status).toBe(10);
+    expect(r.stderr).toContain("fail2ban: FAILED: fail2ban: the policy has the jails read the journal, but this host runs no systemd journal; set fail2ban.logBackend to file");
+    const file = renderFail2ban(fileLog(hosts.web1));
+    const r2 = inNamespaces(scratchConf("noauthlog"), `UNIT=fail2ban
+die() { printf '%s: FAILED: %s\\n' "$UNIT" "$*" >&2; exit 1; }
+rm -f /var/log/auth.log
+(
+${file.validate}
+) || exit 10
+`);
+    expect(r2.status).toBe(10);
+    expect(r2.stderr).toContain("fail2ban: the policy has the jails read /var/log/auth.log, which does not exist");
+  });
+
   it("activate fails with fail2ban's reason when a reloaded jail cannot start", () => {
-    const unit = renderFail2ban(hosts.web1);
+    const unit = renderFail2ban(fileLog(hosts.web1));
     const conf = scratchConf("nolog", unit);
     const r = inNamespaces(conf, `UNIT=fail2ban
 die() { printf '%s: FAILED: %s\\n' "$UNIT" "$*" >&2; exit 1; }
 service_restart() { return 1; }
+has_systemd() { false; }
 fail2ban-client -x start >/dev/null 2>&1 || exit 98
 rm /var/log/auth.log
 (
@@ -192,6 +243,6 @@ ${unit.activate}
 ) || exit 12
 `);
     expect(r.status).toBe(12);
-    expect(r.stderr).toMatch(/fail2ban: FAILED: fail2ban: reload failed: .*Have not found any log file for sshd jail/s);
+    expect(r.stderr).toMatch(/fail2ban: FAILED: fail2ban: reload --restart failed: .*Have not found any log file for sshd jail/s);
   });
 });

@@ -101,6 +101,7 @@ const PRELUDE = `UNIT=sshd
 say() { printf '%s: %s\\n' "$UNIT" "$*"; }
 die() { printf '%s: FAILED: %s\\n' "$UNIT" "$*" >&2; exit 1; }
 service_reload() { return 1; }
+has_systemd() { false; }
 `;
 
 /** Runs sh in fresh mount/net/PID namespaces; everything started inside dies with it. */

@@ -126,7 +126,7 @@ labSuite("scenario 1: apply an example-like fleet to fresh hosts", (lab) => {
         expect((await tryPassword(key, 2222, "root", PASSWORD, adm)).stderr).toMatch(/Permission denied \(publickey\)/);
         // the plan logged in as admin with sudo for every step after sshd
         expect(plans[sudo.name].steps.map((s) => `${s.name}:${s.connection.user}@${s.connection.port}:${s.command}`)).toEqual([
-          "firewall:root@22:sh -s", "sshd:root@22:sh -s", "fail2ban:admin@2222:sudo -n sh -s",
+          "packages:root@22:sh -s", "firewall:root@22:sh -s", "sshd:root@22:sh -s", "fail2ban:admin@2222:sudo -n sh -s",
           "cron:admin@2222:sudo -n sh -s", "confirm:admin@2222:sudo -n sh -s",
         ]);
       });
@@ -135,7 +135,9 @@ labSuite("scenario 1: apply an example-like fleet to fresh hosts", (lab) => {
         for (const h of [key, sudo]) {
           const r = results[h.name];
           const log = stepLog(r);
-          expect(r.map((s) => [s.name, s.code]), log).toEqual([["firewall", 0], ["sshd", 0], ["fail2ban", 0], ["cron", 0], ["confirm", 0]]);
+          expect(r.map((s) => [s.name, s.code]), log).toEqual([["packages", 0], ["firewall", 0], ["sshd", 0], ["fail2ban", 0], ["cron", 0], ["confirm", 0]]);
+          // namespace hosts have every package: the packages step runs no package manager
+          expect(r[0].stdout, log).toMatch(/^packages: in sync: installed: /m);
           for (const u of ["firewall", "sshd", "fail2ban", "cron"]) expect(r.find((s) => s.name === u)!.stdout, log).toMatch(new RegExp(`^${u}: applied$`, "m"));
           expect(r.find((s) => s.name === "firewall")!.stdout).toMatch(/SSH port 22 stays open until the confirm step/);
           expect(r.find((s) => s.name === "confirm")!.stdout.trim()).toMatch(/^confirm: login on port 2222 as \S+ works; rollback disarmed for: firewall sshd fail2ban cron\s*$/);

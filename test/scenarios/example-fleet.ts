@@ -3,12 +3,13 @@
 // services public, Redis private, SMTP out denied, fail2ban, cron locked to root.
 import { readFileSync } from "node:fs";
 import type { Fleet, HostSpec, Policy } from "../../src/policy/types";
-import type { Lab, LabHost } from "../lab/lab";
+import type { LabHost } from "../lab/lab";
+import type { ScenarioLab } from "../lab/scenario-lab";
 import { labDefaults, labFleet, labHostSpec } from "./lab-fleet";
 
 export const SSH_PORT = 2222;
 
-export function adminPub(lab: Lab): string {
+export function adminPub(lab: Pick<ScenarioLab, "adminKey">): string {
   return readFileSync(`${lab.adminKey}.pub`, "utf8").trim();
 }
 
@@ -31,7 +32,7 @@ export interface ExampleHost {
   user?: string;
 }
 
-export function exampleFleet(lab: Lab, hosts: ExampleHost[], adminClientIp?: string): Fleet {
+export function exampleFleet(lab: Pick<ScenarioLab, "adminKey" | "uplink" | "hostLog">, hosts: ExampleHost[], adminClientIp?: string): Fleet {
   const specs: HostSpec[] = hosts.map(({ host, policy, port, user }) => ({
     ...labHostSpec(host, policy ?? {}, ["web"]),
     connection: { user: user ?? "root", port: port ?? 22 },

@@ -4,7 +4,8 @@
 import { createHash } from "node:crypto";
 import type { HostPlan } from "../../src/plan/types";
 import { runAsync, shq } from "../lab/exec";
-import type { Lab, LabClient, LabHost } from "../lab/lab";
+import type { LabClient, LabHost } from "../lab/lab";
+import { SSHD_LOG_CMD, type ScenarioLab } from "../lab/scenario-lab";
 import type { StepResult } from "../lab/plan-runner";
 import { sshArgs } from "../lab/ssh";
 
@@ -44,6 +45,12 @@ export async function listeningPorts(h: LabHost): Promise<number[]> {
 /** Counts lines of a log file inside the host that match an extended regexp (0 when the file is missing). */
 export async function logCount(h: LabHost, file: string, ere: string): Promise<number> {
   const r = await h.exec(`grep -cE ${shq(ere)} ${shq(file)} 2>/dev/null || true`);
+  return Number(r.stdout.trim() || "0");
+}
+
+/** Counts lines of sshd's log (auth.log, or the journal on systemd hosts) that match an extended regexp. */
+export async function sshdLogCount(h: LabHost, ere: string): Promise<number> {
+  const r = await h.exec(`{ ${SSHD_LOG_CMD}; } 2>/dev/null | grep -cE ${shq(ere)} || true`);
   return Number(r.stdout.trim() || "0");
 }
 
@@ -119,7 +126,7 @@ export async function snapshot(h: LabHost, paths: string[]): Promise<HostSnapsho
 }
 
 /** A key login over the network; resolves to ssh's result (255 with its message on failure). */
-export function tryLogin(lab: Lab, h: LabHost, port: number, user = "root", command = "id -un", client?: LabClient) {
+export function tryLogin(lab: Pick<ScenarioLab, "adminKey">, h: LabHost, port: number, user = "root", command = "id -un", client?: LabClient) {
   return runSsh(sshArgs(h.endpoint(port, user), lab.adminKey), command, client);
 }
 

@@ -71,8 +71,8 @@ labSuite("scenario 2: a second apply with nothing changed changes nothing", (lab
       it("the second plan differs from the first only in how the host is reached: same scripts", () => {
         for (const h of hosts) {
           expect(second[h.name].steps.map((s) => s.sha256)).toEqual(first[h.name].steps.map((s) => s.sha256));
-          expect(second[h.name].steps.map((s) => s.connection.port)).toEqual([2222, 2222, 2222, 2222, 2222]);
-          expect(first[h.name].steps.map((s) => s.connection.port)).toEqual([22, 22, 2222, 2222, 2222]);
+          expect(second[h.name].steps.map((s) => s.connection.port)).toEqual([2222, 2222, 2222, 2222, 2222, 2222]);
+          expect(first[h.name].steps.map((s) => s.connection.port)).toEqual([22, 22, 22, 2222, 2222, 2222]);
         }
       });
 
@@ -80,7 +80,7 @@ labSuite("scenario 2: a second apply with nothing changed changes nothing", (lab
         for (const h of hosts) {
           const r = rerun[h.name];
           const log = stepLog(r);
-          expect(r.map((s) => [s.name, s.code]), log).toEqual([["firewall", 0], ["sshd", 0], ["fail2ban", 0], ["cron", 0], ["confirm", 0]]);
+          expect(r.map((s) => [s.name, s.code]), log).toEqual([["packages", 0], ["firewall", 0], ["sshd", 0], ["fail2ban", 0], ["cron", 0], ["confirm", 0]]);
           for (const s of r.slice(0, 4)) expect(s.stdout, log).toBe(`${s.name}: in sync\n`);
           expect(r[4].stdout).toBe("confirm: login on port 2222 as root works; nothing was waiting for confirmation\n");
           expect(r.map((s) => s.stderr).join("")).toBe("");
@@ -130,7 +130,7 @@ labSuite("scenario 2: a second apply with nothing changed changes nothing", (lab
         const t0 = Date.now();
         const r = await runPlan(first[h.name], { identityFile: lab().adminKey });
         const ms = Date.now() - t0;
-        expect(r.map((s) => [s.name, s.code])).toEqual([["firewall", 255]]);
+        expect(r.map((s) => [s.name, s.code])).toEqual([["packages", 255]]);
         // what ssh says, and what the runner makes of it
         expect(r[0].stderr).toMatch(new RegExp(`connect to host ${h.ip.replace(/\./g, "\\.")} port 22: Connection timed out`));
         expect(r[0].message).toBe(`firewall could not log in as root on ${h.ip}:22 (ssh: connect to host ${h.ip} port 22: Connection timed out); ` +

@@ -4,7 +4,7 @@
 // control run against the same host before hardening (where the same attack does make sshd fork).
 import { beforeAll, describe, expect, it } from "vitest";
 import type { LabClient, LabHost } from "../lab/lab";
-import { labSuite } from "../lab/suite";
+import { SSHD_LOG_CMD, scenarioSuite } from "../lab/scenario-lab";
 import { ROOTS, bruteForce, figure, must, probe, sleep, sshdProcs, type SshdProcs } from "./incidents-helpers";
 import { applyOrThrow, labDefaults, labFleet, labHostSpec, labPlans } from "./lab-fleet";
 
@@ -12,7 +12,7 @@ const PORT = 2222;
 // The attack: 200 connects, one every 30 ms, each waiting 3 s for an answer; bounded to 15 s overall.
 const ATTACK = { n: 200, gap: 0.03, tmo: 3, budget: 15 };
 
-labSuite("incident 1: SSH brute force against a whitelisted sshd", (lab) => {
+scenarioSuite("incident 1: SSH brute force against a whitelisted sshd", (lab) => {
   let adm: LabClient;
   let atk: LabClient;
   beforeAll(async () => {
@@ -46,7 +46,7 @@ labSuite("incident 1: SSH brute force against a whitelisted sshd", (lab) => {
         expect(plan.summary.firewall?.join("\n")).toContain(`${PORT}/tcp (ssh) from ${lab().uplink}, ${adm.ip}`);
         await applyOrThrow(lab(), plan);
         await sleep(500); // sessions of the apply itself wind down
-        const authBefore = Number((await must(h, `grep -c ${atk.ip} /var/log/auth.log || true`)).trim());
+        const authBefore = Number((await must(h, `{ ${SSHD_LOG_CMD}; } | grep -c ${atk.ip} || true`)).trim());
         const before = await sshdProcs(h);
 
         const t0 = Date.now();
@@ -66,7 +66,7 @@ labSuite("incident 1: SSH brute force against a whitelisted sshd", (lab) => {
         }
         const res = await attack;
         const after = await sshdProcs(h);
-        const authAfter = Number((await must(h, `grep -c ${atk.ip} /var/log/auth.log || true`)).trim());
+        const authAfter = Number((await must(h, `{ ${SSHD_LOG_CMD}; } | grep -c ${atk.ip} || true`)).trim());
 
         const maxCount = Math.max(...samples.map((s) => s.count));
         const maxRss = Math.max(...samples.map((s) => s.rssKb));
@@ -83,7 +83,7 @@ labSuite("incident 1: SSH brute force against a whitelisted sshd", (lab) => {
         expect(samples.length).toBeGreaterThanOrEqual(10);
         expect(maxCount).toBe(before.count);
         expect(after.count).toBe(before.count);
-        // and never even saw it: not one auth.log line names the attacker
+        // and never even saw it: not one line of sshd's log (auth.log or the journal) names the attacker
         expect(authAfter).toBe(authBefore);
         expect(adminLogin).toMatchObject({ code: 0, out: `admin-in-brute${i}` });
         // the port the host listened on before (22) is closed to the attacker as well

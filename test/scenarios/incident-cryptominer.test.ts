@@ -3,7 +3,7 @@
 // SMTP is dropped unless the host is a mail host, and only users in cron.allow can install a crontab.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { LabClient, LabHost } from "../lab/lab";
-import { labSuite } from "../lab/suite";
+import { scenarioSuite } from "../lab/scenario-lab";
 import { ROOTS, figure, must, probe, startListener } from "./incidents-helpers";
 import { applyOrThrow, labDefaults, labFleet, labHostSpec, labPlans } from "./lab-fleet";
 
@@ -15,7 +15,7 @@ const CASES = [
   { root: ROOTS[1], backend: "iptables" as const },
 ];
 
-labSuite("incident 3: exposed Redis, outbound spam, crontab persistence", (lab) => {
+scenarioSuite("incident 3: exposed Redis, outbound spam, crontab persistence", (lab, flavour) => {
   let atk: LabClient;
   let priv: LabClient;
   let mx: LabClient;
@@ -37,6 +37,11 @@ labSuite("incident 3: exposed Redis, outbound spam, crontab persistence", (lab) 
           lab().host({ name: `miner${i}m`, root }),
         ]);
         await startListener(app, REDIS);
+        // The incident's server ran cron (a default Debian install has it); a stock cloud server has none,
+        // and cron is then installed from the lab repository first, as that server's admin once did.
+        if (flavour === "systemd") {
+          await Promise.all([app, mail].map((h) => must(h, "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends cron && systemctl is-active cron", 180_000)));
+        }
         for (const h of [app, mail]) await must(h, "useradd -M -s /bin/sh mallory && useradd -M -s /bin/sh alice");
       });
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LabClient, LabHost } from "../lab/lab";
 import { mustRun, shq } from "../lab/exec";
-import { labSuite } from "../lab/suite";
+import { SSHD_LOG_CMD, fail2banLogCmd, scenarioSuite } from "../lab/scenario-lab";
 import { ROOTS, figure, hostEpochMs, must, probe, sleep } from "./incidents-helpers";
 import { applyOrThrow, labDefaults, labFleet, labHostSpec, labPlans } from "./lab-fleet";
 
@@ -25,7 +25,7 @@ const CASES = [
   { root: ROOTS[0], backend: "iptables" as const },
 ];
 
-labSuite("incident 2: rogue SSH sessions (key-only, no root password, fail2ban DROP bans)", (lab) => {
+scenarioSuite("incident 2: rogue SSH sessions (key-only, no root password, fail2ban DROP bans)", (lab) => {
   let adm: LabClient;
   let atk: LabClient;
   let keyDir: string;
@@ -76,7 +76,8 @@ labSuite("incident 2: rogue SSH sessions (key-only, no root password, fail2ban D
           ["wrong key alice", wrongKey("alice", h.ip)],
           ["password alice (wrong)", password("alice", "letmein", h.ip)],
         ];
-        const banned = async () => (await h.exec(`grep -q 'Ban ${atk.ip}$' /var/log/fail2ban.log`)).code === 0;
+        const f2bLog = fail2banLogCmd(lab());
+        const banned = async () => (await h.exec(`{ ${f2bLog}; } | grep -q 'Ban ${atk.ip}$'`)).code === 0;
         tFirst = Date.now();
         for (const [kind, cmd] of sequence) {
           if (await banned()) break; // bounded: once banned, further attempts would only hang
@@ -96,7 +97,7 @@ labSuite("incident 2: rogue SSH sessions (key-only, no root password, fail2ban D
 
         // fail2ban's own account: one failure ("Found") per refused connection, and the ban only once
         // maxRetry of them were counted. A few more may slip in while the ban action runs (it is asynchronous).
-        const lines = (await must(h, "cat /var/log/fail2ban.log")).split("\n");
+        const lines = (await must(h, f2bLog)).split("\n");
         const banIdx = lines.findIndex((l) => l.endsWith(`Ban ${atk.ip}`) && l.includes("[sshd]"));
         const found = lines.slice(0, banIdx).filter((l) => l.includes(`[sshd] Found ${atk.ip}`));
         expect(found.length).toBeGreaterThanOrEqual(MAX_RETRY);
@@ -106,7 +107,7 @@ labSuite("incident 2: rogue SSH sessions (key-only, no root password, fail2ban D
         const foundMs = await hostEpochMs(h, stamp(found[MAX_RETRY - 1]));
         // the triggering log line: sshd's close of the maxRetry-th failed connection (fail2ban's multi-line
         // sshd filter reports a connection's failure when sshd logs its end)
-        const closes = (await must(h, `grep -F ${shq(`authenticating user`)} /var/log/auth.log | grep -F ${shq(` ${atk.ip} `)}`)).trim().split("\n");
+        const closes = (await must(h, `{ ${SSHD_LOG_CMD}; } | grep -F ${shq(`authenticating user`)} | grep -F ${shq(` ${atk.ip} `)}`)).trim().split("\n");
         const trigger = closes[MAX_RETRY - 1] ?? "";
         const lineStamp = /^(\S+)/.exec(trigger)?.[1] ?? "";
         const precise = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+/.test(lineStamp);
@@ -114,8 +115,8 @@ labSuite("incident 2: rogue SSH sessions (key-only, no root password, fail2ban D
         const firstTimeout = attempts.findIndex((a) => a.code === 124 || /timed out/i.test(a.out));
         const r = `${root} ${backend}`;
         figure("incident2", r, `connections made until the ban took effect (maxRetry ${MAX_RETRY})`, `${attempts.length}${firstTimeout >= 0 ? ` (#${firstTimeout + 1} already hung: dropped)` : ""}`);
-        figure("incident2", r, "first attempt -> Ban (fail2ban.log ms stamp)", banMs - tFirst, "ms");
-        figure("incident2", r, `triggering auth.log line -> Ban (auth.log stamp ${precise ? "RFC3339 microseconds" : "whole seconds"})`, banMs - lineMs, "ms");
+        figure("incident2", r, "first attempt -> Ban (fail2ban log ms stamp)", banMs - tFirst, "ms");
+        figure("incident2", r, `triggering sshd log line -> Ban (sshd log stamp ${precise ? "RFC3339 microseconds" : "whole seconds"})`, banMs - lineMs, "ms");
         figure("incident2", r, "fail2ban counted the maxRetry-th failure (Found) -> Ban", banMs - foundMs, "ms");
         expect(lineMs).toBeLessThanOrEqual(banMs);
         expect(foundMs).toBeLessThanOrEqual(banMs);

@@ -6,7 +6,8 @@ import type { HostPlan } from "../../src/plan/types";
 import { resolveHost } from "../../src/policy/resolve";
 import type { Fleet, HostSpec, Policy } from "../../src/policy/types";
 import { PayloadCache } from "../../src/render/blocklist";
-import type { Lab, LabHost } from "../lab/lab";
+import type { LabHost } from "../lab/lab";
+import type { ScenarioLab } from "../lab/scenario-lab";
 import { runPlan, type StepResult } from "../lab/plan-runner";
 
 /** A lab host as a fleet entry, reached today as root on port 22 with the lab's admin key. */
@@ -24,19 +25,21 @@ export function labHostSpec(host: LabHost, policy: Policy = {}, groups: string[]
 
 /**
  * The defaults every lab fleet starts from: key-only, SSH on 2222 from the admin (the root namespace)
- * and the admin client namespace, fail2ban on. Tests add their own layers on top.
+ * and the admin client namespace, fail2ban on. Tests add their own layers on top. Namespace hosts
+ * have no journal (rsyslog writes auth.log), so fail2ban reads the file there; systemd hosts
+ * (`hostLog: "journal"`) use the OS default (the journal), as a user's policy would.
  */
-export function labDefaults(lab: Lab, adminClientIp?: string): Policy {
+export function labDefaults(lab: Pick<ScenarioLab, "adminKey" | "uplink" | "hostLog">, adminClientIp?: string): Policy {
   const adminKey = readFileSync(`${lab.adminKey}.pub`, "utf8").trim();
   const sources = [`${lab.uplink}/32`, ...(adminClientIp ? [`${adminClientIp}/32`] : [])];
   return {
     ssh: { port: 2222, passwordAuthentication: false, permitRootLogin: "prohibit-password", authorizedKeys: { root: [adminKey] } },
     firewall: { sshAllow: sources },
-    fail2ban: { ignore: sources },
+    fail2ban: { ignore: sources, ...(lab.hostLog === "journal" ? {} : { logBackend: "file" as const }) },
   };
 }
 
-export function labFleet(lab: Lab, hosts: HostSpec[], defaults: Policy = labDefaults(lab), groups: Fleet["groups"] = {}): Fleet {
+export function labFleet(lab: Pick<ScenarioLab, "adminKey" | "uplink" | "hostLog">, hosts: HostSpec[], defaults: Policy = labDefaults(lab), groups: Fleet["groups"] = {}): Fleet {
   return { defaults, groups, hosts, adminSources: [`${lab.uplink}/32`] };
 }
 
@@ -56,7 +59,7 @@ export function unvalidatedPlan(fleet: Fleet, name: string, options: PlanOptions
 }
 
 /** Runs a plan and fails with every step's output when a step fails. */
-export async function applyOrThrow(lab: Lab, plan: HostPlan): Promise<StepResult[]> {
+export async function applyOrThrow(lab: Pick<ScenarioLab, "adminKey">, plan: HostPlan): Promise<StepResult[]> {
   const results = await runPlan(plan, { identityFile: lab.adminKey });
   const failed = results.find((r) => r.code !== 0);
   if (failed) {

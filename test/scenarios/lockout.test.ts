@@ -21,11 +21,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { PlanOptions } from "../../src/plan/plan";
 import type { HostPlan, Step } from "../../src/plan/types";
 import type { Policy } from "../../src/policy/types";
-import type { Lab, LabHost, LabRoot } from "../lab/lab";
+import type { LabHost, LabRoot } from "../lab/lab";
 import { runPlan, type RunnablePlan, type StepResult } from "../lab/plan-runner";
-import { labSuite } from "../lab/suite";
+import { type ScenarioLab, scenarioSuite } from "../lab/scenario-lab";
 import { exampleFleet } from "./example-fleet";
-import { type HostSnapshot, SSHD_SIGHUP, inHost, logCount, snapshot, stepLog, tryLogin, waitFor } from "./host-state";
+import { type HostSnapshot, SSHD_SIGHUP, inHost, snapshot, sshdLogCount, stepLog, tryLogin, waitFor } from "./host-state";
 import { unvalidatedPlan } from "./lab-fleet";
 
 const ROOTS: LabRoot[] = ["debian-12", "debian-13"];
@@ -49,7 +49,7 @@ interface Outcome {
   extra?: Record<string, unknown>;
 }
 
-function plan(lab: Lab, h: LabHost, policy: Policy): HostPlan {
+function plan(lab: ScenarioLab, h: LabHost, policy: Policy): HostPlan {
   return unvalidatedPlan(exampleFleet(lab, [{ host: h, policy }]), h.name, OPTS);
 }
 
@@ -57,16 +57,34 @@ function paths(p: HostPlan): string[] {
   return [...new Set([...p.files.map((f) => f.path), ...EXTRA_PATHS])].sort();
 }
 
-/** The watchdog moves the transaction to rolled-back/ after it restored every unit: that is "restored". */
+/**
+ * On systemd hosts (stock: no nftables, fail2ban or cron) the plan's own packages step runs first, and the
+ * "old settings" are taken after it: a rollback restores the units' files and services, and leaves installed
+ * packages installed (so the packages step of the failing run itself changes nothing). Namespace hosts have
+ * every package from the start, so both flavours test the same thing: the units' rollback.
+ */
+async function preinstall(lab: ScenarioLab, h: LabHost, p: RunnablePlan): Promise<void> {
+  if (lab.flavour !== "systemd") return;
+  const r = await runPlan(p, { identityFile: lab.adminKey, onlySteps: ["packages"] });
+  const failed = r.find((x) => x.code !== 0);
+  if (failed || !r.some((x) => x.name === "packages")) throw new Error(`${h.name}: the packages step did not run cleanly before the lockout case\n${stepLog(r)}`);
+}
+
+/**
+ * The rollback moves the transaction to rolled-back/ (the timer or watchdog: no confirm in time) or to
+ * aborted/ (a unit of the run failed and rolled the whole transaction back at once) after it restored every unit.
+ */
+const ROLLBACK_LOGS = ["/var/lib/harden/rolled-back/rollback.log", "/var/lib/harden/aborted/rollback.log"];
 async function restored(h: LabHost): Promise<boolean> {
-  return (await h.exec("test -f /var/lib/harden/rolled-back/rollback.log")).code === 0;
+  return (await h.exec(ROLLBACK_LOGS.map((f) => `test -f ${f}`).join(" || "))).code === 0;
 }
 
 /** Runs a failing plan on a fresh host, then waits for the host to restore itself and observes it. */
-async function lockout(lab: Lab, h: LabHost, p: RunnablePlan & { files: HostPlan["files"] }, opts: {
+async function lockout(lab: ScenarioLab, h: LabHost, p: RunnablePlan & { files: HostPlan["files"] }, opts: {
   onlySteps?: string[];
   during?: (run: Promise<StepResult[]>) => Promise<Record<string, unknown>>;
 } = {}): Promise<Outcome> {
+  await preinstall(lab, h, p);
   const before = await snapshot(h, paths(p as HostPlan));
   let tEnd = 0;
   const run = runPlan(p, { identityFile: lab.adminKey, onlySteps: opts.onlySteps }).then((r) => {
@@ -96,7 +114,7 @@ async function lockout(lab: Lab, h: LabHost, p: RunnablePlan & { files: HostPlan
     restoreMs,
     sinceArmedMs: tEnd + restoreMs - tArmed,
     after: await snapshot(h, paths(p as HostPlan)),
-    rollbackLog: h.readFile("/var/lib/harden/rolled-back/rollback.log"),
+    rollbackLog: (await h.exec(`cat ${ROLLBACK_LOGS.join(" ")} 2>/dev/null`)).stdout,
     extra,
   };
 }
@@ -140,12 +158,12 @@ function expectOld(o: Outcome, units: string[]): void {
   expect(o.after.firewall, log).toBe(o.before.firewall);
   expect(o.after.fail2banJails, log).toBe(o.before.fail2banJails);
   expect(o.after.files, log).toEqual(o.before.files);
-  // the watchdog restored newest first and says why
-  expect(o.rollbackLog, log).toMatch(/^rollback at \S+: no confirmed login before the deadline$/m);
+  // the rollback (timer, or a failing unit at once) restored newest first and says why
+  expect(o.rollbackLog, log).toMatch(/^rollback at \S+: (no confirmed login before the deadline|\w+ failed)$/m);
   expect([...o.rollbackLog.matchAll(/^restoring (\S+)$/gm)].map((m) => m[1]), log).toEqual([...units].reverse());
 }
 
-labSuite("scenario 3: lockouts end with the host back on its old settings", (lab) => {
+scenarioSuite("scenario 3: lockouts end with the host back on its old settings", (lab) => {
   for (const root of ROOTS) {
     describe(root, () => {
       const tag = root.replace("debian-", "");
@@ -169,12 +187,12 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
             const h = await host("b");
             const fw = plan(L, h, { ssh: { port: 2223 } });
             const rest = plan(L, h, {});
-            const mixed = { ...rest, steps: [fw.steps[0], ...rest.steps.slice(1)] };
+            const mixed = { ...rest, steps: rest.steps.map((s) => (s.name === "firewall" ? fw.steps.find((f) => f.name === "firewall")! : s)) };
             return lockout(L, h, mixed);
           },
           c: async () => {
             const h = await host("c");
-            return lockout(L, h, plan(L, h, { ssh: { allowUsers: ["admin"] } }), { onlySteps: ["firewall", "sshd", "confirm"] });
+            return lockout(L, h, plan(L, h, { ssh: { allowUsers: ["admin"] } }), { onlySteps: ["packages", "firewall", "sshd", "confirm"] });
           },
           c2: async () => {
             const h = await host("c2");
@@ -182,7 +200,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
           },
           d: async () => {
             const h = await host("d");
-            const sighups = await logCount(h, "/var/log/auth.log", SSHD_SIGHUP);
+            const sighups = await sshdLogCount(h, SSHD_SIGHUP);
             // passes the JSON schema (pattern \d+:\d+:\d+); only the semantic check refuses it, hence unvalidatedPlan
             const p = plan(L, h, { ssh: { maxStartups: "60:30:10" } });
             const o = await lockout(L, h, p, {
@@ -192,7 +210,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
                 return { seen: seen.stdout.trim() };
               },
             });
-            return { ...o, extra: { ...o.extra, plan: p, sighupsBefore: sighups, sighupsAfter: await logCount(h, "/var/log/auth.log", SSHD_SIGHUP) } };
+            return { ...o, extra: { ...o.extra, plan: p, sighupsBefore: sighups, sighupsAfter: await sshdLogCount(h, SSHD_SIGHUP) } };
           },
           e: async () => {
             const h = await host("e");
@@ -209,7 +227,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
           e2: async () => {
             const h = await host("e2");
             // the iptables + ipset backend: its restore must take our chains, the INPUT jump and the sets away again
-            return lockout(L, h, plan(L, h, { firewall: { backend: "iptables" } }), { onlySteps: ["firewall", "sshd", "fail2ban", "cron"] });
+            return lockout(L, h, plan(L, h, { firewall: { backend: "iptables" } }), { onlySteps: ["packages", "firewall", "sshd", "fail2ban", "cron"] });
           },
         };
         await Promise.all(Object.entries(cases).map(async ([k, run]) => {
@@ -226,7 +244,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
 
       it("a) a whitelist that excludes the admin: the first new login times out, the host restores itself", () => {
         const o = get("a");
-        expect(o.results.map((r) => [r.name, r.code])).toEqual([["firewall", 0], ["sshd", 255]]);
+        expect(o.results.map((r) => [r.name, r.code])).toEqual([["packages", 0], ["firewall", 0], ["sshd", 255]]);
         expect(o.message).toBe(`sshd could not log in as root on ${o.host.ip}:22 (ssh: connect to host ${o.host.ip} port 22: Connection timed out); ` +
           `the host restores its previous state within ${ROLLBACK_SECONDS} s (rollback armed by firewall; applied before: firewall)`);
         expectOld(o, ["firewall"]);
@@ -235,7 +253,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
 
       it("b) a port the firewall does not open: sshd moves to 2222, the login there times out, all back", () => {
         const o = get("b");
-        expect(o.results.map((r) => [r.name, r.code])).toEqual([["firewall", 0], ["sshd", 0], ["fail2ban", 255]]);
+        expect(o.results.map((r) => [r.name, r.code])).toEqual([["packages", 0], ["firewall", 0], ["sshd", 0], ["fail2ban", 255]]);
         expect(o.message).toBe(`fail2ban could not log in as root on ${o.host.ip}:2222 (ssh: connect to host ${o.host.ip} port 2222: Connection timed out); ` +
           `the host restores its previous state within ${ROLLBACK_SECONDS} s (rollback armed by firewall; applied before: firewall, sshd)`);
         expectOld(o, ["firewall", "sshd"]);
@@ -243,7 +261,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
 
       it("c) allowUsers without the login user: confirm is refused (Permission denied), the host restores itself", () => {
         const o = get("c");
-        expect(o.results.map((r) => [r.name, r.code])).toEqual([["firewall", 0], ["sshd", 0], ["confirm", 255]]);
+        expect(o.results.map((r) => [r.name, r.code])).toEqual([["packages", 0], ["firewall", 0], ["sshd", 0], ["confirm", 255]]);
         expect(o.message).toBe(`confirm could not log in as root on ${o.host.ip}:2222 (root@${o.host.ip}: Permission denied (publickey).); ` +
           `the host restores its previous state within ${ROLLBACK_SECONDS} s (rollback armed by firewall; applied before: firewall, sshd)`);
         expectOld(o, ["firewall", "sshd"]);
@@ -251,7 +269,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
 
       it("c') the same with the whole plan: fail2ban is the first step over the new login, refused, all back", () => {
         const o = get("c2");
-        expect(o.results.map((r) => [r.name, r.code])).toEqual([["firewall", 0], ["sshd", 0], ["fail2ban", 255]]);
+        expect(o.results.map((r) => [r.name, r.code])).toEqual([["packages", 0], ["firewall", 0], ["sshd", 0], ["fail2ban", 255]]);
         expect(o.message).toMatch(/^fail2ban could not log in as root on \S+:2222 \(root@\S+: Permission denied \(publickey\)\.\); the host restores/);
         expectOld(o, ["firewall", "sshd"]);
       });
@@ -259,7 +277,7 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
       it("d) a setting sshd -t refuses is never activated: sshd's file:line error, sshd not reloaded", () => {
         const o = get("d");
         const sshd = o.results.find((r) => r.name === "sshd")!;
-        expect(o.results.map((r) => [r.name, r.code])).toEqual([["firewall", 0], ["sshd", 1]]);
+        expect(o.results.map((r) => [r.name, r.code])).toEqual([["packages", 0], ["firewall", 0], ["sshd", 1]]);
         // sshd's own error, naming the real drop-in and line (not the staged copy sshd -t read)
         const m = /sshd -t rejects the new configuration: (\/etc\/ssh\/sshd_config\.d\/(?:00-harden|zz-harden-last)\.conf) line (\d+): Invalid MaxStartups spec\. \(not installed; nothing was changed\)$/m.exec(sshd.stderr);
         expect(m, sshd.stderr).not.toBeNull();
@@ -267,8 +285,11 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
         expect(file.content.split("\n")[Number(m![2]) - 1]).toBe("MaxStartups 60:30:10");
         expect(o.extra!.seen).toBe("");
         expect(sshd.stdout).not.toMatch(/rollback armed/);
-        expect(o.message).toMatch(new RegExp(`^sshd failed with exit 1 \\(sshd: FAILED: .*nothing was changed\\)?\\); ` +
-          `the host restores its previous state within ${ROLLBACK_SECONDS} s \\(rollback armed by firewall; applied before: firewall\\)$`));
+        // the refusal rolls the firewall back at once (the whole transaction), not after the timer
+        expect(sshd.stderr).toContain("sshd: rolling back every unit of this apply: firewall\n");
+        expect(o.rollbackLog).toMatch(/: sshd failed\nrestoring firewall\n/);
+        expect(o.restoreMs).toBeLessThan(ROLLBACK_SECONDS * 1000);
+        expect(o.message).toMatch(/^sshd failed with exit 1 /);
         // never reloaded: no SIGHUP was logged by the run (only the firewall's rollback touched the host)
         expect(o.extra!.sighupsAfter).toBe(o.extra!.sighupsBefore);
         expectOld(o, ["firewall"]);
@@ -279,14 +300,14 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
         const x = o.extra as { killed: number[]; remote: string; txnUnits: string[] };
         expect(x.killed.length, "the runner's ssh client was killed").toBe(1);
         expect(x.txnUnits).toEqual(["firewall", "sshd", "fail2ban"]);
-        expect(o.results.map((r) => r.name)).toEqual(["firewall", "sshd", "fail2ban"]);
-        expect(o.results[2].code).not.toBe(0);
+        expect(o.results.map((r) => r.name)).toEqual(["packages", "firewall", "sshd", "fail2ban"]);
+        expect(o.results[3].code).not.toBe(0);
         expectOld(o, ["firewall", "sshd", "fail2ban"]);
       });
 
       it("e') the run ends after cron, before confirm: all four units back after the timeout", () => {
         const o = get("e2");
-        expect(o.results.map((r) => [r.name, r.code])).toEqual([["firewall", 0], ["sshd", 0], ["fail2ban", 0], ["cron", 0]]);
+        expect(o.results.map((r) => [r.name, r.code])).toEqual([["packages", 0], ["firewall", 0], ["sshd", 0], ["fail2ban", 0], ["cron", 0]]);
         expectOld(o, ["firewall", "sshd", "fail2ban", "cron"]);
         expect(o.after.files["/etc/cron.allow"]).toBe("absent");
       });
@@ -297,7 +318,8 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
     const outcomes = await Promise.all(ROOTS.map(async (root) => {
       const h = await lab().host({ name: `lo${root.replace("debian-", "")}v`, root });
       const p = plan(lab(), h, {});
-      const slow = { ...p, steps: [slowValidate(p.steps[0]), ...p.steps.slice(1)] };
+      const slow = { ...p, steps: p.steps.map((s) => (s.name === "firewall" ? slowValidate(s) : s)) };
+      await preinstall(lab(), h, p);
       const before = await snapshot(h, paths(p));
       const run = runPlan(slow, { identityFile: lab().adminKey });
       await waitFor(`${h.name}: firewall validate under way`, 30_000, async () => (await h.exec("test -f /tmp/harden-test-validating")).code === 0);
@@ -312,11 +334,12 @@ labSuite("scenario 3: lockouts end with the host back on its old settings", (lab
     }));
     for (const o of outcomes) {
       expect(o.killed.length, o.root).toBe(1);
-      expect(o.results.map((r) => r.name)).toEqual(["firewall"]);
-      expect(o.results[0].code).not.toBe(0);
+      expect(o.results.map((r) => r.name)).toEqual(["packages", "firewall"]);
+      expect(o.results[1].code).not.toBe(0);
       expect(o.now).not.toContain("txn");
       expect(o.now).toContain("no-watchdog");
       expect(o.later).not.toContain("rolled-back");
+      expect(o.later).not.toContain("aborted");
       expect(o.later).not.toContain("txn");
       expect(o.after).toEqual(o.before);
       expect((await tryLogin(lab(), o.h, 22)).stdout.trim()).toBe("root");

@@ -1,7 +1,7 @@
 // The probe: one read-only POSIX sh script per host (templates/drift/probe.sh.hbs) that prints one
 // JSON document of records. Rendered with the plan so that reviewers read it like the unit scripts.
 import { registerPartial, renderTemplate } from "../render/templates";
-import type { DriftExpect } from "./expect";
+import type { DriftExpect } from "./drift-expect";
 
 registerPartial("driftRecordsAwk", "drift/records.awk");
 
