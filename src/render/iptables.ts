@@ -4,7 +4,7 @@
 // others keep in INPUT after our jump (fail2ban's bans) still see it; what is not allowed is DROPped.
 import type { Artifact, Payload } from "./artifact";
 import { blocklistPayload, type PreparedList } from "./blocklist";
-import type { BackendUnit, ExpectedFirewall, FirewallModel } from "./firewall";
+import type { BackendUnit, ExpectedFirewall, FirewallModel } from "./firewall-model";
 import { renderTemplate } from "./templates";
 
 export const IPSET_FILE = "/etc/harden/firewall.ipset";

@@ -2,7 +2,7 @@
 // transaction. Big blocklists are content-addressed payloads the ruleset file includes.
 import type { Artifact, Payload } from "./artifact";
 import { blocklistPayload, type AddressSet, type PreparedList } from "./blocklist";
-import type { BackendUnit, ExpectedFirewall, FirewallModel } from "./firewall";
+import type { BackendUnit, ExpectedFirewall, FirewallModel } from "./firewall-model";
 import { renderTemplate } from "./templates";
 
 export const NFT_RULESET = "/etc/harden/firewall.nft";
