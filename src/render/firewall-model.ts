@@ -1,5 +1,6 @@
 // The firewall model: the host's firewall policy, backend-neutral and normalised, that the nftables and
 // the iptables backends render and the summary describes. Backends only choose syntax.
+import { INTERNAL_PORTS } from "../policy/semantic";
 import type { Proto, ResolvedHost } from "../policy/types";
 import { normaliseCidrs, prepareBlocklist, type AddressSet, type PayloadCache, type PreparedList } from "./blocklist";
 import { sha256, stableJson } from "./hash";
@@ -50,7 +51,32 @@ export interface FirewallModel {
   smtpDrop: number[];
   /** null: egress accepts everything (but SMTP when dropped) */
   egressAllow: EgressAllow[] | null;
+  published: PublishedModel;
   cache: PayloadCache;
+}
+
+/**
+ * New connections DNAT'd to a port a container runtime published (they cross the forward hook, never
+ * input), matched on the port as published on the host (conntrack's original destination port).
+ * Declared services admit their `from`; what else happens depends on `undeclared`.
+ */
+export interface PublishedModel {
+  /** "drop": everything not admitted; "accept": everything but `drop` */
+  undeclared: "drop" | "accept";
+  /** with "accept": the ports still dropped (declared with a `from`, and internal ports not declared) */
+  drop: { port: number; proto: Proto }[];
+}
+
+function publishedModel(undeclared: "drop" | "accept", services: ServiceModel[]): PublishedModel {
+  if (undeclared === "drop") return { undeclared, drop: [] };
+  const key = (port: number, proto: Proto) => `${port}/${proto}`;
+  const declared = new Set(services.map((s) => key(s.port, s.proto)));
+  const drop = new Map<string, { port: number; proto: Proto }>();
+  for (const s of services) if (s.from) drop.set(key(s.port, s.proto), { port: s.port, proto: s.proto });
+  for (const port of Object.keys(INTERNAL_PORTS).map(Number)) {
+    if (!declared.has(key(port, "tcp"))) drop.set(key(port, "tcp"), { port, proto: "tcp" });
+  }
+  return { undeclared, drop: [...drop.values()].sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto)) };
 }
 
 export function firewallModel(host: ResolvedHost, cache: PayloadCache): FirewallModel {
@@ -61,6 +87,9 @@ export function firewallModel(host: ResolvedHost, cache: PayloadCache): Firewall
     names.add(list.name);
   }
   const blocklists = fw.blocklists.map((list) => prepareBlocklist(list, cache));
+  const services: ServiceModel[] = [...fw.services]
+    .sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto))
+    .map((s) => ({ port: s.port, proto: s.proto, from: s.from ? normaliseCidrs(s.from) : null, comment: s.comment }));
   const ids = new Set(blocklists.map((b) => b.id));
   if (ids.size !== blocklists.length) throw new Error(`${host.name}: blocklist names collide as set names`);
   return {
@@ -74,14 +103,13 @@ export function firewallModel(host: ResolvedHost, cache: PayloadCache): Firewall
     sshPort: host.policy.ssh.port,
     sshAllow: fw.sshAllow.length > 0 ? normaliseCidrs(fw.sshAllow) : null,
     rateLimit: rateLimit(fw.sshRateLimit.connections, fw.sshRateLimit.perSeconds),
-    services: [...fw.services]
-      .sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto))
-      .map((s) => ({ port: s.port, proto: s.proto, from: s.from ? normaliseCidrs(s.from) : null, comment: s.comment })),
+    services,
     blocklists,
     smtpDrop: fw.egress.smtp === "deny" ? SMTP_PORTS : [],
     egressAllow: fw.egress.mode === "allowlist"
       ? fw.egress.allow.map((a) => ({ to: normaliseCidrs(a.to), ports: [...a.ports].sort((x, y) => x - y), proto: a.proto }))
       : null,
+    published: publishedModel(fw.publishedPorts.undeclared, services),
     cache,
   };
 }

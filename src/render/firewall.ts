@@ -44,7 +44,16 @@ export function firewallSummary(m: FirewallModel, owner: string): string[] {
     const count = b.set.v4.length + b.set.v6.length;
     lines.push(`blocklist ${b.name}: ${count} networks dropped${b.large ? " (payload)" : ""}`);
   }
-  const smtp = m.smtpDrop.length ? `, outbound SMTP (${m.smtpDrop.join(", ")}) dropped` : "";
+  if (m.published.undeclared === "drop") {
+    lines.push("WARNING published ports (Docker -p, port forwards, NodePorts: anything DNAT'd): only the ports above, "
+      + "from the same sources, matched on the port as published; every other published port is DROPPED "
+      + "(on a host that runs containers this cuts their undeclared ports)");
+  } else {
+    const dropped = m.published.drop.map((p) => `${p.port}/${p.proto}`).join(", ");
+    lines.push(`published ports (anything DNAT'd): undeclared ones stay reachable; dropped: ${dropped || "none"}`
+      + " (declared ports outside their sources, internal ports not declared)");
+  }
+  const smtp = m.smtpDrop.length ? `, outbound SMTP (${m.smtpDrop.join(", ")}) dropped, for containers and forwarded traffic too` : "";
   if (!m.egressAllow) lines.push(`egress: accept${smtp}`);
   else {
     const allowed = m.egressAllow.map((a) => `${from(a.to)}${a.ports.length ? ` ${a.ports.join(",")}/${a.proto}` : ""}`);

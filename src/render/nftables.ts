@@ -83,6 +83,8 @@ function rulesetData(m: FirewallModel, payloads: Payload[]) {
     sshAllow6: has("ssh_allow_v6"),
     limit: `${m.rateLimit.rate}/${m.rateLimit.unit} burst ${m.rateLimit.burst} packets`,
     services: m.services.map((s) => ({ port: s.port, proto: s.proto, ...saddr(s.from) })),
+    publishedDrop: m.published.drop,
+    publishedOtherwise: m.published.undeclared,
     outputPolicy: m.egressAllow ? "drop" : "accept",
     allowlist: m.egressAllow !== null,
     smtpDrop: m.smtpDrop.length ? nftList(m.smtpDrop) : "",
