@@ -1,7 +1,7 @@
 // A real Docker engine on a lab host: Debian's dockerd started in the host's network namespace (so its
 // netfilter rules land beside harden's, as on a server), with every path of its own. The daemon runs in a
 // private mount namespace with its own /run (containerd's shim sockets and its key.json stay
-// out of this machine's; Debian 12's 20.10 takes --deprecated-key-path), its containers under a cgroup parent of their own. Images come from a folder
+// out of this machine's; /etc is an overlay whose writes stay in our dir), its containers under a cgroup parent of their own. Images come from a folder
 // holding Debian's static busybox, imported without a registry.
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
@@ -30,15 +30,17 @@ export class DockerEngine {
 
   /** Starts dockerd in the host's netns and waits until it answers. */
   async start(): Promise<void> {
-    for (const d of ["data", "exec", "etc"]) mkdirSync(join(this.dir, d), { recursive: true });
+    for (const d of ["data", "exec", "etc/upper", "etc/work"]) mkdirSync(join(this.dir, d), { recursive: true });
     writeFileSync(join(this.dir, "daemon.json"), "{}\n");
     const args = [
       "-H", `unix://${this.sock}`, "--data-root", join(this.dir, "data"), "--exec-root", join(this.dir, "exec"),
       "--pidfile", join(this.dir, "dockerd.pid"), "--config-file", join(this.dir, "daemon.json"),
-      "--deprecated-key-path", join(this.dir, "key.json"), "--storage-driver", "vfs", "--cgroup-parent", `/${this.cgroup}`, "--shutdown-timeout", "2",
+      "--storage-driver", "vfs", "--cgroup-parent", `/${this.cgroup}`, "--shutdown-timeout", "2",
     ];
     // nsenter, not `ip netns exec`: the latter remounts /sys and dockerd then finds no cgroups
-    const inner = `mount -t tmpfs tmpfs /run && exec dockerd ${args.map(shq).join(" ")}`;
+    // /etc as an overlay whose writes land in our dir: dockerd 20.10 writes /etc/docker/key.json
+    const etc = `lowerdir=/etc,upperdir=${join(this.dir, "etc", "upper")},workdir=${join(this.dir, "etc", "work")}`;
+    const inner = `mount -t tmpfs tmpfs /run && mount -t overlay overlay -o ${shq(etc)} /etc && exec dockerd ${args.map(shq).join(" ")}`;
     const log = join(this.dir, "dockerd.log");
     const out = openSync(log, "a");
     const child = spawn("nsenter", [`--net=/run/netns/hl-${this.host.name}`, "unshare", "--mount", "--propagation", "private",

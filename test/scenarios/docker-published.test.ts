@@ -1,0 +1,170 @@
+// Issue 12: ports published by Docker obey the policy. A real dockerd (Debian's docker.io) runs in each lab
+// host's network namespace with three containers: "redis" publishing 6379, "web" publishing 8080 and "alt"
+// publishing 16379 to its 6379. Docker DNATs them in PREROUTING, so they cross the forward hook and never
+// input: before the apply the attacker reaches all three. The policy declares 6379 and 16379 from the
+// private network only and does not declare 8080. After the apply, and after `docker restart` and a dockerd
+// restart, only the private network reaches 6379/16379 and nobody reaches 8080; a container published later
+// is dropped too; containers still reach the network and each other, but not port 25 (egress smtp deny).
+// Both backends; a second apply changes nothing and Docker's own chains are identical before and after.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { HostSpec, Policy } from "../../src/policy/types";
+import type { LabClient, LabHost } from "../lab/lab";
+import { labSuite } from "../lab/suite";
+import { DockerEngine } from "./docker-engine";
+import { firewallState } from "./host-state";
+import { figure, must, probe, startListener } from "./incidents-helpers";
+import { applyOrThrow, labDefaults, labFleet, labHostSpec, labPlans } from "./lab-fleet";
+import { runPlan } from "../lab/plan-runner";
+
+const BACKENDS = ["nftables", "iptables"] as const;
+const PORTS = { redis: 6379, web: 8080, alt: 16379 };
+
+/** Docker's own rules (IPv4: Debian 12's Docker makes no ip6tables rules): iptables-save but harden's jumps. */
+async function dockerRules(h: LabHost): Promise<string> {
+  return must(h, "iptables-save | sed -e '/^#/d' -e 's/\\[[0-9]*:[0-9]*\\]$//' | grep -v HARDEN");
+}
+
+labSuite("issue 12: ports published by Docker are filtered like every other port", (lab) => {
+  let atk: LabClient;
+  let priv: LabClient;
+  let mx: LabClient;
+  const hosts: Record<string, LabHost> = {};
+  const engines: Record<string, DockerEngine> = {};
+
+  beforeAll(async () => {
+    [atk, priv, mx] = await Promise.all([lab().client("attacker"), lab().client("private"), lab().client("mx")]);
+    await Promise.all([startListener(mx, 25), startListener(mx, 80)]);
+    // one dockerd per host, started in parallel
+    await Promise.all(BACKENDS.map(async (backend, i) => {
+      const h = await lab().host({ name: `dock${i}`, root: "debian-12" });
+      const e = new DockerEngine(h);
+      hosts[backend] = h;
+      engines[backend] = e;
+      const t0 = Date.now();
+      await e.start();
+      figure("issue12", `${h.root} ${backend}`, `dockerd ${await e.version()} ready`, Date.now() - t0, "ms");
+      await e.importImage();
+      await Promise.all([
+        e.listener("redis", "6379:6379", 6379),
+        e.listener("web", "8080:8080", 8080),
+        e.listener("alt", "16379:6379", 6379),
+      ]);
+    }));
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const e of Object.values(engines)) {
+      await e.stop();
+      e.cleanup();
+    }
+  }, 120_000);
+
+  const policy = (backend: (typeof BACKENDS)[number]): Policy => ({
+    firewall: {
+      backend,
+      services: [
+        { port: PORTS.redis, from: [`${priv.ip}/32`], comment: "redis container" },
+        { port: PORTS.alt, from: [`${priv.ip}/32`], comment: "redis container on host port 16379" },
+      ],
+      egress: { smtp: "deny" },
+    },
+  });
+  const spec = (backend: (typeof BACKENDS)[number], port: number): HostSpec =>
+    ({ ...labHostSpec(hosts[backend], policy(backend)), connection: { user: "root", port } });
+
+  /** What the attacker and the private network reach, every published port probed at once. */
+  async function reach(h: LabHost): Promise<Record<string, string>> {
+    const entries = await Promise.all(Object.entries(PORTS).flatMap(([name, port]) => [
+      probe(atk, h.ip, port, 2).then((r) => [`attacker ${name}`, r] as const),
+      probe(priv, h.ip, port, 2).then((r) => [`private ${name}`, r] as const),
+    ]));
+    return Object.fromEntries(entries);
+  }
+  const FILTERED = {
+    "attacker redis": "timeout", "private redis": "open",
+    "attacker web": "timeout", "private web": "timeout",
+    "attacker alt": "timeout", "private alt": "open",
+  };
+
+  BACKENDS.forEach((backend) => {
+    describe(backend, () => {
+      const before: { docker?: string } = {};
+      const h = () => hosts[backend];
+      const e = () => engines[backend];
+
+      it("before the apply: the attacker reaches every published port", async () => {
+        const r = await reach(h());
+        expect(r).toEqual({
+          "attacker redis": "open", "private redis": "open", "attacker web": "open", "private web": "open",
+          "attacker alt": "open", "private alt": "open",
+        });
+        before.docker = await dockerRules(h());
+      });
+
+      it("after the apply: 6379 and 16379 only from the private network, undeclared 8080 from nobody; Docker's rules untouched", async () => {
+        const fleet = labFleet(lab(), [spec(backend, 22)], labDefaults(lab()));
+        const t0 = Date.now();
+        await applyOrThrow(lab(), labPlans(fleet)[0]);
+        figure("issue12", `${h().root} ${backend}`, "apply", Date.now() - t0, "ms");
+        expect(await reach(h())).toEqual(FILTERED);
+        // Docker's chains and rules (nat DNAT, filter DOCKER*, DOCKER-USER's RETURN) exactly as before,
+        // harden's jumps apart
+        expect(await dockerRules(h())).toBe(before.docker);
+        if (backend === "iptables") {
+          // Docker's DOCKER-USER keeps its RETURN behind harden's jump; on IPv6 harden made the chain itself
+          expect((await must(h(), "iptables -S DOCKER-USER")).trim().split("\n")).toEqual(["-N DOCKER-USER", "-A DOCKER-USER -j HARDEN-FORWARD", "-A DOCKER-USER -j RETURN"]);
+          expect((await must(h(), "ip6tables -S DOCKER-USER")).trim().split("\n")).toEqual(["-N DOCKER-USER", "-A DOCKER-USER -j HARDEN-FORWARD"]);
+        } else {
+          expect(await must(h(), "ip6tables-save")).not.toContain("DOCKER-USER");
+        }
+      });
+
+      it("containers still reach the network and each other, but not port 25 (egress smtp deny)", async () => {
+        const redisIp = await e().ip("redis");
+        const peer = await e().docker(`exec web sh -c 'nc -w 2 ${redisIp} 6379 < /dev/null'`);
+        expect(peer.stdout.trim()).toBe("PONG");
+        const out = await e().docker(`exec web sh -c 'nc -w 2 ${mx.ip} 80 < /dev/null'`);
+        expect(out.code).toBe(0);
+        const smtp = await e().docker(`exec web sh -c 'nc -w 2 ${mx.ip} 25 < /dev/null'`);
+        expect(smtp.code).not.toBe(0);
+      });
+
+      it("the same after `docker restart` of the containers and after a dockerd restart", async () => {
+        await e().must("restart -t 1 redis web alt");
+        expect(await reach(h())).toEqual(FILTERED);
+        const t0 = Date.now();
+        await e().restart();
+        // --restart always: the daemon brings the containers back; wait for their DNAT rules
+        for (;;) {
+          const running = (await e().must("ps --format '{{.Names}}'")).trim().split("\n").sort();
+          const nat = await must(h(), "iptables -t nat -S DOCKER 2>/dev/null | grep -c DNAT || true");
+          if (running.join(",") === "alt,redis,web" && Number(nat.trim()) >= 3) break;
+          if (Date.now() - t0 > 60_000) throw new Error(`containers did not come back: ${running.join(",")}, ${nat}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        figure("issue12", `${h().root} ${backend}`, "dockerd restart to containers published again", Date.now() - t0, "ms");
+        expect(await reach(h())).toEqual(FILTERED);
+      });
+
+      it("a container published after the apply is dropped", async () => {
+        await e().listener("late", "9200:9200", 9200);
+        expect(await probe(atk, h().ip, 9200, 2)).toBe("timeout");
+        expect(await probe(priv, h().ip, 9200, 2)).toBe("timeout");
+        // the host itself still reaches it through Docker's proxy on loopback (not a published exposure)
+        expect(await must(h(), "nc -w 2 127.0.0.1 9200 < /dev/null")).toContain("PONG");
+      });
+
+      it("a second apply changes nothing: every unit in sync, the whole ruleset identical", async () => {
+        const fw0 = await firewallState(h());
+        const fleet = labFleet(lab(), [spec(backend, 2222)], labDefaults(lab()));
+        const r = await runPlan(labPlans(fleet)[0], { identityFile: lab().adminKey });
+        expect(r.map((s) => [s.name, s.code])).toEqual(r.map((s) => [s.name, 0]));
+        expect(r.find((s) => s.name === "firewall")?.stdout).toBe("firewall: in sync\n");
+        const fw1 = await firewallState(h());
+        expect(fw1.iptables).toBe(fw0.iptables);
+        expect(fw1.nft).toBe(fw0.nft);
+        expect(fw1.ipset).toBe(fw0.ipset);
+      });
+    });
+  });
+});
