@@ -141,4 +141,8 @@ export interface ExpectedFirewall {
   sets: Record<string, number>;
   /** rules the firewall adds to chains it does not own (iptables jumps) */
   hooks: string[];
+  /** how published (DNAT'd) ports are filtered: drift tells an allowed one from one the filter drops */
+  published: PublishedModel;
+  /** the chains that filter them: nft chain names, or "iptables CHAIN" keys of `rules` */
+  forwardChains: string[];
 }

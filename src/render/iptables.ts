@@ -188,5 +188,7 @@ export function expectedIptables(m: FirewallModel): ExpectedFirewall {
     rules,
     sets: sizes,
     hooks: [...HOOKS],
+    published: m.published,
+    forwardChains: ["iptables", "ip6tables"].flatMap((t) => [`${t} HARDEN-FORWARD`, `${t} HARDEN-PUBLISHED`]),
   };
 }

@@ -150,7 +150,8 @@ function expectedFromRuleset(m: FirewallModel, ruleset: string): ExpectedFirewal
   const sets: Record<string, number> = {};
   for (const s of addressSets(m)) sets[s.name] = s.size;
   sets.ssh_transition = 0;
-  return { backend: "nftables", owns: ["table inet harden"], rules, sets, hooks: [] };
+  return { backend: "nftables", owns: ["table inet harden"], rules, sets, hooks: [], published: m.published,
+    forwardChains: ["forward", "published"] };
 }
 
 export function expectedNftables(m: FirewallModel): ExpectedFirewall {

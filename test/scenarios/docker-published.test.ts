@@ -15,6 +15,7 @@ import { firewallState } from "./host-state";
 import { figure, must, probe, startListener } from "./incidents-helpers";
 import { applyOrThrow, labDefaults, labFleet, labHostSpec, labPlans } from "./lab-fleet";
 import { runPlan } from "../lab/plan-runner";
+import { checkHost } from "../../src/drift/check-host";
 
 const BACKENDS = ["nftables", "iptables"] as const;
 const PORTS = { redis: 6379, web: 8080, alt: 16379 };
@@ -154,6 +155,18 @@ labSuite("issue 12: ports published by Docker are filtered like every other port
         expect(await must(h(), "nc -w 2 127.0.0.1 9200 < /dev/null")).toContain("PONG");
       });
 
+      it("harden drift: undeclared published ports are information (the host stays in sync); 127.0.0.1-published is not an exposure", async () => {
+        await e().listener("local", "127.0.0.1:11211:11211", 11211);
+        const plan = labPlans(labFleet(lab(), [spec(backend, 2222)], labDefaults(lab())))[0];
+        const c = await checkHost(plan, { identityFile: lab().adminKey, timeoutMs: 30_000 });
+        const info = c.items.filter((i) => i.info).map((i) => i.key).sort();
+        expect(info).toEqual(["published tcp *:8080 v4", "published tcp *:9200 v4"]);
+        expect(c.items.filter((i) => !i.info).map((i) => i.message)).toEqual([]);
+        expect(c.status).toBe("in-sync");
+        expect(c.items.find((i) => i.key === "published tcp *:9200 v4")?.message)
+          .toMatch(/^published 0\.0\.0\.0:9200\/tcp \(DNAT to 172\.17\.0\.\d+:9200, Elasticsearch port\) is not in the policy: harden's forward filter drops it/);
+      });
+
       it("a second apply changes nothing: every unit in sync, the whole ruleset identical", async () => {
         const fw0 = await firewallState(h());
         const fleet = labFleet(lab(), [spec(backend, 2222)], labDefaults(lab()));
@@ -164,6 +177,22 @@ labSuite("issue 12: ports published by Docker are filtered like every other port
         expect(fw1.iptables).toBe(fw0.iptables);
         expect(fw1.nft).toBe(fw0.nft);
         expect(fw1.ipset).toBe(fw0.ipset);
+      });
+
+      it("with the forward filter bypassed, drift reports the published ports as reachable against the policy; an apply heals", async () => {
+        const bypass = backend === "nftables" ? "nft flush chain inet harden published" : "iptables -D DOCKER-USER -j HARDEN-FORWARD";
+        await must(h(), bypass);
+        expect(await probe(atk, h().ip, PORTS.web, 2)).toBe("open");
+        const plan = labPlans(labFleet(lab(), [spec(backend, 2222)], labDefaults(lab())))[0];
+        const c = await checkHost(plan, { identityFile: lab().adminKey, timeoutMs: 30_000 });
+        expect(c.status).toBe("drift");
+        const exposed = c.items.filter((i) => i.key.startsWith("published ")).map((i) => [i.key, i.info ?? false]).sort();
+        expect(exposed).toEqual([
+          ["published tcp *:16379 v4", false], ["published tcp *:6379 v4", false], ["published tcp *:8080 v4", false], ["published tcp *:9200 v4", false],
+        ]);
+        await applyOrThrow(lab(), plan);
+        expect(await reach(h())).toEqual(FILTERED);
+        expect((await checkHost(plan, { identityFile: lab().adminKey, timeoutMs: 30_000 })).status).toBe("in-sync");
       });
     });
   });
