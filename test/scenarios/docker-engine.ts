@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmd
 import { join } from "node:path";
 import { runAsync, shq, type ExecResult } from "../lab/exec";
 import type { LabHost } from "../lab/lab";
-import { RUN_DIR } from "../lab/paths";
+import { LAB_DIR, RUN_DIR } from "../lab/paths";
+import { rootDir, type LabRoot } from "../lab/roots";
 import { isAlive } from "../lab/proc";
 
 /** Debian's client; another `docker` may come first on PATH */
@@ -16,13 +17,29 @@ const CLIENT = "/usr/bin/docker";
 export const IMAGE = "local/bb";
 const READY_MS = 60_000;
 
+const LAYER_SCRIPT = join(__dirname, "docker-layer.sh");
+
+/**
+ * Where the host's own Docker comes from. debian-12 hosts share this machine's / (docker.io installed by
+ * CI); other roots get a cached overlay layer with their release's docker.io (docker-layer.sh), and the
+ * daemon runs chrooted into that layer over the root, so a Debian 13 host runs Debian 13's Docker.
+ */
+export async function dockerLower(root: LabRoot): Promise<string | null> {
+  if (root === "debian-12") return null;
+  const layer = join(LAB_DIR, "roots", `${root}-docker.layer`);
+  const r = await runAsync("bash", [LAYER_SCRIPT, rootDir(root), layer], { timeoutMs: 15 * 60_000 });
+  if (r.code !== 0) throw new Error(`docker layer for ${root} failed (exit ${r.code}): ${(r.stderr + r.stdout).trim().slice(-1500)}`);
+  return `${join(layer, "upper")}:${rootDir(root)}`;
+}
+
 export class DockerEngine {
   private pid = 0;
   readonly dir: string;
   readonly sock: string;
   readonly cgroup: string;
 
-  constructor(readonly host: LabHost) {
+  /** `lower`: overlay lowerdir of the root dockerd runs chrooted in (null: this machine's /) */
+  constructor(readonly host: LabHost, private readonly lower: string | null = null) {
     this.dir = join(RUN_DIR, "docker", host.name);
     this.sock = join(this.dir, "docker.sock");
     this.cgroup = `hl-docker-${host.name}`;
@@ -30,17 +47,27 @@ export class DockerEngine {
 
   /** Starts dockerd in the host's netns and waits until it answers. */
   async start(): Promise<void> {
-    for (const d of ["data", "exec", "etc/upper", "etc/work"]) mkdirSync(join(this.dir, d), { recursive: true });
+    for (const d of ["data", "exec", "etc/upper", "etc/work", "root/upper", "root/work", "root/merged"]) mkdirSync(join(this.dir, d), { recursive: true });
     writeFileSync(join(this.dir, "daemon.json"), "{}\n");
+    // chrooted, the daemon sees our dir as /hl-docker
+    const d = this.lower ? "/hl-docker" : this.dir;
     const args = [
-      "-H", `unix://${this.sock}`, "--data-root", join(this.dir, "data"), "--exec-root", join(this.dir, "exec"),
-      "--pidfile", join(this.dir, "dockerd.pid"), "--config-file", join(this.dir, "daemon.json"),
+      "-H", `unix://${d}/docker.sock`, "--data-root", `${d}/data`, "--exec-root", `${d}/exec`,
+      "--pidfile", `${d}/dockerd.pid`, "--config-file", `${d}/daemon.json`,
       "--storage-driver", "vfs", "--cgroup-parent", `/${this.cgroup}`, "--shutdown-timeout", "2",
     ];
     // nsenter, not `ip netns exec`: the latter remounts /sys and dockerd then finds no cgroups
     // /etc as an overlay whose writes land in our dir: dockerd 20.10 writes /etc/docker/key.json
     const etc = `lowerdir=/etc,upperdir=${join(this.dir, "etc", "upper")},workdir=${join(this.dir, "etc", "work")}`;
-    const inner = `mount -t tmpfs tmpfs /run && mount -t overlay overlay -o ${shq(etc)} /etc && exec dockerd ${args.map(shq).join(" ")}`;
+    const dockerd = `dockerd ${args.map(shq).join(" ")}`;
+    const m = join(this.dir, "root", "merged");
+    const root = `lowerdir=${this.lower},upperdir=${join(this.dir, "root", "upper")},workdir=${join(this.dir, "root", "work")}`;
+    const inner = this.lower === null
+      ? `mount -t tmpfs tmpfs /run && mount -t overlay overlay -o ${shq(etc)} /etc && exec ${dockerd}`
+      : [`set -e; mount -t overlay overlay -o ${shq(root)} ${shq(m)}`, `mount -t proc proc ${shq(m)}/proc`,
+        `mount --rbind /sys ${shq(m)}/sys`, `mount --rbind /dev ${shq(m)}/dev`, `mount -t tmpfs tmpfs ${shq(m)}/run`,
+        `mount -t tmpfs tmpfs ${shq(m)}/tmp`, `mkdir -p ${shq(m)}/hl-docker`, `mount --bind ${shq(this.dir)} ${shq(m)}/hl-docker`,
+        `exec chroot ${shq(m)} /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${dockerd}`].join("; ");
     const log = join(this.dir, "dockerd.log");
     const out = openSync(log, "a");
     const child = spawn("nsenter", [`--net=/run/netns/hl-${this.host.name}`, "unshare", "--mount", "--propagation", "private",
