@@ -11,7 +11,7 @@ import type { HostSpec, Policy } from "../../src/policy/types";
 import type { LabClient, LabHost } from "../lab/lab";
 import { labSuite } from "../lab/suite";
 import { DockerEngine, dockerLower } from "./docker-engine";
-import { firewallState } from "./host-state";
+import { firewallState, waitFor } from "./host-state";
 import { figure, must, probe, startListener } from "./incidents-helpers";
 import { applyOrThrow, labDefaults, labFleet, labHostSpec, labPlans } from "./lab-fleet";
 import { runPlan } from "../lab/plan-runner";
@@ -135,6 +135,17 @@ labSuite("issue 12: ports published by Docker are filtered like every other port
         expect(out.code).toBe(0);
         const smtp = await e().docker(`exec web sh -c 'nc -w 2 ${mx.ip} 25 < /dev/null'`);
         expect(smtp.code).not.toBe(0);
+      });
+
+      it("a fail2ban ban (recidive: every port) drops the banned address on published ports too", async () => {
+        const set = backend === "nftables" ? "nft list set inet f2b-table addr-set-recidive" : "ipset list f2b-recidive";
+        const banned = async () => (await h().exec(`${set} 2>/dev/null`)).stdout.includes(priv.ip);
+        await must(h(), `fail2ban-client set recidive banip ${priv.ip}`);
+        await waitFor(`${priv.ip} in ${set}`, 10_000, banned);
+        expect(await probe(priv, h().ip, PORTS.redis, 2)).toBe("timeout");
+        await must(h(), `fail2ban-client set recidive unbanip ${priv.ip}`);
+        await waitFor(`${priv.ip} out of ${set}`, 10_000, async () => !(await banned()));
+        expect(await probe(priv, h().ip, PORTS.redis, 2)).toBe("open");
       });
 
       it("the same after `docker restart` of the containers and after a dockerd restart", async () => {
