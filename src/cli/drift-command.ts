@@ -2,6 +2,7 @@
 // Exit 0: every host in sync; 1: drift on some host; 2: a host could not be checked, or bad input.
 import { parseArgs } from "node:util";
 import { checkHost, type HostCheck } from "../drift/check-host";
+import { drifted } from "../drift/item";
 import { planFleet } from "../plan/plan";
 import type { HostPlan } from "../plan/types";
 import { InputError, reportInputError } from "./input-errors";
@@ -42,14 +43,14 @@ function statusLine(c: HostCheck): string {
   const how = `via ${c.via} ${c.endpoint}${c.via === "current" ? " (the target endpoint did not answer)" : ""}`;
   return c.status === "in-sync"
     ? `${c.host}: in sync (${how})`
-    : `${c.host}: ${c.items.length} drifted item(s) (${how})`;
+    : `${c.host}: ${drifted(c.items).length} drifted item(s) (${how})`;
 }
 
 export function formatText(checks: HostCheck[]): string[] {
   const lines: string[] = [];
   for (const c of checks) {
     lines.push(statusLine(c));
-    for (const item of c.items) lines.push(`  ${item.message}`);
+    for (const item of c.items) lines.push(`  ${item.info ? "info: " : ""}${item.message}`);
     if (c.status === "error") for (const a of c.attempts) lines.push(`  ${a.via} ${a.endpoint}: ${a.ok ? "connected" : a.error}`);
   }
   const count = (s: HostCheck["status"]) => checks.filter((c) => c.status === s).length;
@@ -101,7 +102,7 @@ export async function driftCommand(args: string[], io: Io): Promise<number> {
     const checks = await pool(plans, concurrency, async (plan) => {
       const c = await checkHost(plan, { identityFile: values.identity, timeoutMs });
       done++;
-      const what = c.status === "error" ? "could not check" : c.status === "drift" ? `drift (${c.items.length})` : "in sync";
+      const what = c.status === "error" ? "could not check" : c.status === "drift" ? `drift (${drifted(c.items).length})` : "in sync";
       io.err(`[${done}/${plans.length}] ${plan.host}: ${what}${c.via ? ` via ${c.via}` : ""} in ${seconds(c.ms)}`);
       return c;
     });

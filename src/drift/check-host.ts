@@ -2,7 +2,7 @@
 // one), parse, compare. Shared by `harden drift` and the HostDrift Pulumi resource.
 import type { HostPlan, Endpoint } from "../plan/types";
 import { compareHost } from "./compare";
-import type { DriftItem } from "./item";
+import { drifted, type DriftItem } from "./item";
 import { parseProbeOutput, ProbeOutputError } from "./observation";
 import { sshExec, type SshOptions } from "./ssh";
 
@@ -73,7 +73,7 @@ export async function checkHost(plan: PlanForCheck, opts: SshOptions = {}): Prom
     if (r.code !== 0) return result({ ...where, error: `the probe failed (exit ${r.code}): ${r.stderr.trim().slice(0, 300)}` });
     try {
       const items = compareHost(plan, parseProbeOutput(r.stdout));
-      return result({ ...where, status: items.length ? "drift" : "in-sync", items });
+      return result({ ...where, status: drifted(items).length ? "drift" : "in-sync", items });
     } catch (e) {
       if (e instanceof ProbeOutputError) return result({ ...where, error: e.message });
       throw e;

@@ -5,6 +5,7 @@ import { checkFail2ban } from "./check-fail2ban";
 import { checkFiles } from "./check-files";
 import { checkFirewall } from "./check-firewall";
 import { checkListeners } from "./check-listeners";
+import { checkPublished } from "./check-published";
 import { checkSshd } from "./check-sshd";
 import { uniqueKeys, type DriftItem } from "./item";
 import { liveFirewall } from "./live-firewall";
@@ -36,6 +37,7 @@ export function compareHost(plan: PlanForDrift, observed: Observation): DriftIte
     ...checkSshd(expect.sshd.settings, observed.sshd),
     ...checkFirewall(expect, observed.firewall, live, unique),
     ...checkListeners(expect, live, sockets),
+    ...(observed.firewall.error ? [] : checkPublished(expect, observed.firewall, live)),
     ...checkFail2ban(expect.fail2ban, observed.fail2ban),
     ...checkCron(expect.cron, observed.cron),
   );

@@ -10,7 +10,12 @@ export interface DriftItem {
   found: string | null;
   /** "sshd passwordauthentication: expected no, found yes (from /etc/ssh/sshd_config.d/50-cloud-init.conf:1)" */
   message: string;
+  /** reported, not drift: does not make the host drifted nor fail `--expect-no-changes` */
+  info?: true;
 }
+
+/** Items that make a host drifted (information apart). */
+export const drifted = (items: DriftItem[]) => items.filter((i) => !i.info);
 
 /** A value quoted for a message: hostile text stays on one line and visibly delimited. */
 export function quote(text: string, max = 200): string {

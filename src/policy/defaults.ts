@@ -29,6 +29,7 @@ export const DEFAULT_POLICY: ResolvedPolicy = {
     services: [],
     blocklists: [],
     egress: { smtp: "deny", mode: "accept", allow: [] },
+    publishedPorts: { undeclared: "drop" },
   },
   fail2ban: {
     enabled: true,

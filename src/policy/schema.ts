@@ -86,6 +86,7 @@ const policy = object({
         }, ["to"]),
       ),
     }),
+    publishedPorts: object({ undeclared: { enum: ["drop", "accept"] } }),
   }),
   fail2ban: object({
     enabled: { type: "boolean" },

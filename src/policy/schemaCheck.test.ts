@@ -32,6 +32,16 @@ describe("checkSchema", () => {
     ]);
   });
 
+  it("checks the published-ports switch", () => {
+    expect(errorsAfter((f) => {
+      f.hosts[0].policy.firewall = { publishedPorts: { undeclared: "allow" } };
+      f.hosts[1].policy.firewall = { publishedPorts: { undeclared: "accept", internal: "accept" } };
+    })).toEqual([
+      'hosts[0].policy.firewall.publishedPorts.undeclared: "allow" is not one of drop, accept',
+      "hosts[1].policy.firewall.publishedPorts.internal: unknown key",
+    ]);
+  });
+
   it("names missing keys", () => {
     expect(
       errorsAfter((f) => {

@@ -77,6 +77,12 @@ export interface FirewallPolicy {
   services?: ServiceRule[];
   blocklists?: Blocklist[];
   egress?: EgressPolicy;
+  /**
+   * Ports published by a container runtime (DNAT, e.g. `docker run -p`) are filtered like local ports:
+   * a declared service admits its `from`. "drop" (default): undeclared published ports are dropped.
+   * "accept": they stay reachable (containers managed elsewhere), but internal ports (Redis, ...) never do.
+   */
+  publishedPorts?: { undeclared?: "drop" | "accept" };
 }
 
 export interface JailPolicy {
@@ -175,6 +181,7 @@ export interface ResolvedPolicy {
     services: ResolvedService[];
     blocklists: Blocklist[];
     egress: { smtp: "allow" | "deny"; mode: "accept" | "allowlist"; allow: { to: string[]; ports: number[]; proto: Proto }[] };
+    publishedPorts: { undeclared: "drop" | "accept" };
   };
   fail2ban: {
     enabled: boolean;

@@ -68,8 +68,9 @@ async function probe(state: HostDriftState): Promise<{ drift: Record<string, str
     );
     if (check.status === "error") throw new Error(`${state.host}: could not check drift: ${check.error}`);
     return {
-      drift: Object.fromEntries(check.items.map((i) => [i.key, i.message])),
-      units: [...new Set(check.items.map((i) => i.unit))],
+      // information (a published port the filter drops) is not drift: no diff for it
+      drift: Object.fromEntries(check.items.filter((i) => !i.info).map((i) => [i.key, i.message])),
+      units: [...new Set(check.items.filter((i) => !i.info).map((i) => i.unit))],
       via: `${check.via} ${check.endpoint}`,
     };
   } finally {

@@ -1,106 +1,16 @@
-// The firewall unit: one backend-neutral model of the host's firewall policy, rendered by the
-// nftables or the iptables+ipset backend. Both own their objects only (table inet harden, or
-// HARDEN-* chains and harden-* ipsets) and leave fail2ban, Docker and cloud agents alone.
-import type { Proto, ResolvedHost } from "../policy/types";
-import { normaliseCidrs, prepareBlocklist, PayloadCache, type AddressSet, type PreparedList } from "./blocklist";
-import { sha256, stableJson } from "./hash";
+// The firewall unit: the backend-neutral model (firewall-model.ts) rendered by the nftables or the
+// iptables+ipset backend. Both own their objects only (table inet harden, or HARDEN-* chains and
+// harden-* ipsets, plus one jump each from INPUT, OUTPUT, FORWARD and DOCKER-USER) and leave
+// fail2ban's, Docker's and cloud agents' rules alone.
+import type { ResolvedHost } from "../policy/types";
+import { PayloadCache, type AddressSet } from "./blocklist";
+import { firewallModel, type Backend, type ExpectedFirewall, type FirewallModel } from "./firewall-model";
 import { closeIptablesTransition, expectedIptables, renderIptables } from "./iptables";
 import { closeNftablesTransition, expectedNftables, renderNftables } from "./nftables";
 import type { UnitSpec } from "./unit";
 
-export type Backend = "nftables" | "iptables";
-
-/** Outbound SMTP ports dropped under `egress.smtp: deny`. */
-const SMTP_PORTS = [25, 465, 587];
-
-export interface RateLimit {
-  /** new connections per `unit`, rounded up from connections/perSeconds */
-  rate: number;
-  unit: "second" | "minute" | "hour";
-  burst: number;
-  /** the policy's window: how long a source's bucket must be remembered */
-  seconds: number;
-}
-
-export interface ServiceModel {
-  port: number;
-  proto: Proto;
-  /** null: from anywhere */
-  from: AddressSet | null;
-  comment?: string;
-}
-
-export interface EgressAllow {
-  to: AddressSet;
-  /** empty: every port and protocol to `to` */
-  ports: number[];
-  proto: Proto;
-}
-
-/** Everything a backend needs, already normalised: backends only choose syntax. */
-export interface FirewallModel {
-  host: string;
-  backend: Backend;
-  /** sha256 of the resolved firewall policy plus the SSH port: named in every file header */
-  policyHash: string;
-  sshPort: number;
-  /** null: SSH from anywhere, rate-limited per source */
-  sshAllow: AddressSet | null;
-  rateLimit: RateLimit;
-  services: ServiceModel[];
-  blocklists: PreparedList[];
-  /** outbound ports dropped (SMTP unless the host allows it); empty: none */
-  smtpDrop: number[];
-  /** null: egress accepts everything (but SMTP when dropped) */
-  egressAllow: EgressAllow[] | null;
-  cache: PayloadCache;
-}
-
-export function firewallModel(host: ResolvedHost, cache: PayloadCache): FirewallModel {
-  const fw = host.policy.firewall;
-  const names = new Set<string>();
-  for (const list of fw.blocklists) {
-    if (names.has(list.name)) throw new Error(`${host.name}: blocklist "${list.name}" declared twice`);
-    names.add(list.name);
-  }
-  const blocklists = fw.blocklists.map((list) => prepareBlocklist(list, cache));
-  const ids = new Set(blocklists.map((b) => b.id));
-  if (ids.size !== blocklists.length) throw new Error(`${host.name}: blocklist names collide as set names`);
-  return {
-    host: host.name,
-    backend: fw.backend,
-    // big lists enter the hash by their content key: hashing them again per host costs 20 ms each
-    policyHash: sha256(stableJson({
-      firewall: { ...fw, blocklists: blocklists.map((b) => ({ name: b.name, sha256: b.key })) },
-      sshPort: host.policy.ssh.port,
-    })),
-    sshPort: host.policy.ssh.port,
-    sshAllow: fw.sshAllow.length > 0 ? normaliseCidrs(fw.sshAllow) : null,
-    rateLimit: rateLimit(fw.sshRateLimit.connections, fw.sshRateLimit.perSeconds),
-    services: [...fw.services]
-      .sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto))
-      .map((s) => ({ port: s.port, proto: s.proto, from: s.from ? normaliseCidrs(s.from) : null, comment: s.comment })),
-    blocklists,
-    smtpDrop: fw.egress.smtp === "deny" ? SMTP_PORTS : [],
-    egressAllow: fw.egress.mode === "allowlist"
-      ? fw.egress.allow.map((a) => ({ to: normaliseCidrs(a.to), ports: [...a.ports].sort((x, y) => x - y), proto: a.proto }))
-      : null,
-    cache,
-  };
-}
-
-/**
- * nft `limit rate` and iptables `hashlimit` take a rate per second/minute/hour, not per N seconds:
- * use the smallest unit that holds the window and round the rate up (never stricter than declared).
- */
-export function rateLimit(connections: number, perSeconds: number): RateLimit {
-  const unit = perSeconds < 60 ? "second" : perSeconds < 3600 ? "minute" : "hour";
-  const unitSeconds = { second: 1, minute: 60, hour: 3600 }[unit];
-  return { rate: Math.ceil((connections * unitSeconds) / perSeconds), unit, burst: connections, seconds: perSeconds };
-}
-
-/** What a backend renders; the summary is backend-neutral and added here. */
-export type BackendUnit = Omit<UnitSpec, "summary"> & { owner: string };
+export type { Backend, ExpectedFirewall, FirewallModel } from "./firewall-model";
+export { rateLimit } from "./firewall-model";
 
 export function renderFirewall(host: ResolvedHost, payloads: PayloadCache): UnitSpec {
   const model = firewallModel(host, payloads);
@@ -114,22 +24,6 @@ export function renderFirewall(host: ResolvedHost, payloads: PayloadCache): Unit
  */
 export function closeTransition(backend: Backend): string {
   return backend === "nftables" ? closeNftablesTransition() : closeIptablesTransition();
-}
-
-/** What drift should find on the host once the unit ran (and the transition was closed). */
-export interface ExpectedFirewall {
-  backend: Backend;
-  /** the objects the firewall owns, as the tools name them */
-  owns: string[];
-  /**
-   * Rule lines per chain, exactly as the tool prints them: `nft list chain inet harden <chain>`
-   * (rules only, trimmed) or `iptables -S <chain>` / `ip6tables -S <chain>` (keys "ip6tables CHAIN").
-   */
-  rules: Record<string, string[]>;
-  /** element count per named set; dynamic sets (rate meters) are not listed */
-  sets: Record<string, number>;
-  /** rules the firewall adds to chains it does not own (iptables jumps) */
-  hooks: string[];
 }
 
 export function expectedFirewall(host: ResolvedHost, payloads: PayloadCache = new PayloadCache()): ExpectedFirewall {
@@ -150,7 +44,16 @@ export function firewallSummary(m: FirewallModel, owner: string): string[] {
     const count = b.set.v4.length + b.set.v6.length;
     lines.push(`blocklist ${b.name}: ${count} networks dropped${b.large ? " (payload)" : ""}`);
   }
-  const smtp = m.smtpDrop.length ? `, outbound SMTP (${m.smtpDrop.join(", ")}) dropped` : "";
+  if (m.published.undeclared === "drop") {
+    lines.push("WARNING published ports (Docker -p, port forwards, NodePorts: anything DNAT'd): only the ports above, "
+      + "from the same sources, matched on the port as published; every other published port is DROPPED "
+      + "(on a host that runs containers this cuts their undeclared ports)");
+  } else {
+    const dropped = m.published.drop.map((p) => `${p.port}/${p.proto}`).join(", ");
+    lines.push(`published ports (anything DNAT'd): undeclared ones stay reachable; dropped: ${dropped || "none"}`
+      + " (declared ports outside their sources, internal ports not declared)");
+  }
+  const smtp = m.smtpDrop.length ? `, outbound SMTP (${m.smtpDrop.join(", ")}) dropped, for containers and forwarded traffic too` : "";
   if (!m.egressAllow) lines.push(`egress: accept${smtp}`);
   else {
     const allowed = m.egressAllow.map((a) => `${from(a.to)}${a.ports.length ? ` ${a.ports.join(",")}/${a.proto}` : ""}`);

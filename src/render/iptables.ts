@@ -1,10 +1,10 @@
-// iptables backend (iptables-nft on Debian): chains HARDEN-INPUT/-OUTPUT/-SSH-LIMIT, one jump from
-// INPUT/OUTPUT each, loaded with `iptables-restore --noflush`; every list is an ipset, refilled
+// iptables backend (iptables-nft on Debian): chains HARDEN-INPUT/-OUTPUT/-SSH-LIMIT/-FORWARD/-PUBLISHED,
+// one jump from INPUT, OUTPUT, FORWARD and Docker's DOCKER-USER each, loaded with `iptables-restore --noflush`; every list is an ipset, refilled
 // under a temporary name and swapped in. Allowed traffic RETURNs instead of ACCEPTing, so rules
 // others keep in INPUT after our jump (fail2ban's bans) still see it; what is not allowed is DROPped.
 import type { Artifact, Payload } from "./artifact";
 import { blocklistPayload, type PreparedList } from "./blocklist";
-import type { BackendUnit, ExpectedFirewall, FirewallModel } from "./firewall";
+import type { BackendUnit, ExpectedFirewall, FirewallModel } from "./firewall-model";
 import { renderTemplate } from "./templates";
 
 export const IPSET_FILE = "/etc/harden/firewall.ipset";
@@ -13,7 +13,10 @@ export const RULES6 = "/etc/harden/firewall6.rules";
 export const LOADER = "/etc/harden/firewall-load";
 export const SERVICE = "/etc/systemd/system/harden-firewall.service";
 export const TRANSITION_SET = "harden-ssh-trans";
-export const CHAINS = ["HARDEN-INPUT", "HARDEN-OUTPUT", "HARDEN-SSH-LIMIT"] as const;
+export const CHAINS = ["HARDEN-INPUT", "HARDEN-OUTPUT", "HARDEN-SSH-LIMIT", "HARDEN-FORWARD", "HARDEN-PUBLISHED"] as const;
+/** jumps into our chains from chains we do not own; DOCKER-USER is created if missing, never flushed */
+export const HOOKS = ["-A INPUT -j HARDEN-INPUT", "-A OUTPUT -j HARDEN-OUTPUT", "-A FORWARD -j HARDEN-FORWARD",
+  "-A DOCKER-USER -j HARDEN-FORWARD"] as const;
 const T = "firewall/iptables";
 
 interface IpSet {
@@ -89,6 +92,13 @@ function rulesData(m: FirewallModel, family: 4 | 6, sets: IpSet[]) {
       if (!s.from) return [{ source: "", match }];
       return s.from[v].map((cidr) => ({ source: `-s ${withPrefix(cidr, family)} `, match }));
     }),
+    published: m.services.flatMap((s) => {
+      const match = `-p ${s.proto} -m conntrack --ctorigdstport ${s.port}`;
+      if (!s.from) return [{ source: "", match }];
+      return s.from[v].map((cidr) => ({ source: `-s ${withPrefix(cidr, family)} `, match }));
+    }),
+    publishedDrop: m.published.drop,
+    publishedOtherwise: m.published.undeclared === "drop" ? "DROP" : "RETURN",
     allowlist: m.egressAllow !== null,
     smtpDrop: m.smtpDrop.join(","),
     egressAllow: (m.egressAllow ?? []).flatMap((a) =>
@@ -177,6 +187,8 @@ export function expectedIptables(m: FirewallModel): ExpectedFirewall {
     owns: [...CHAINS.map((c) => `chain ${c}`), ...Object.keys(sizes).map((s) => `ipset ${s}`)],
     rules,
     sets: sizes,
-    hooks: ["-A INPUT -j HARDEN-INPUT", "-A OUTPUT -j HARDEN-OUTPUT"],
+    hooks: [...HOOKS],
+    published: m.published,
+    forwardChains: ["iptables", "ip6tables"].flatMap((t) => [`${t} HARDEN-FORWARD`, `${t} HARDEN-PUBLISHED`]),
   };
 }

@@ -2,7 +2,7 @@
 // transaction. Big blocklists are content-addressed payloads the ruleset file includes.
 import type { Artifact, Payload } from "./artifact";
 import { blocklistPayload, type AddressSet, type PreparedList } from "./blocklist";
-import type { BackendUnit, ExpectedFirewall, FirewallModel } from "./firewall";
+import type { BackendUnit, ExpectedFirewall, FirewallModel } from "./firewall-model";
 import { renderTemplate } from "./templates";
 
 export const NFT_RULESET = "/etc/harden/firewall.nft";
@@ -83,6 +83,8 @@ function rulesetData(m: FirewallModel, payloads: Payload[]) {
     sshAllow6: has("ssh_allow_v6"),
     limit: `${m.rateLimit.rate}/${m.rateLimit.unit} burst ${m.rateLimit.burst} packets`,
     services: m.services.map((s) => ({ port: s.port, proto: s.proto, ...saddr(s.from) })),
+    publishedDrop: m.published.drop,
+    publishedOtherwise: m.published.undeclared,
     outputPolicy: m.egressAllow ? "drop" : "accept",
     allowlist: m.egressAllow !== null,
     smtpDrop: m.smtpDrop.length ? nftList(m.smtpDrop) : "",
@@ -148,7 +150,8 @@ function expectedFromRuleset(m: FirewallModel, ruleset: string): ExpectedFirewal
   const sets: Record<string, number> = {};
   for (const s of addressSets(m)) sets[s.name] = s.size;
   sets.ssh_transition = 0;
-  return { backend: "nftables", owns: ["table inet harden"], rules, sets, hooks: [] };
+  return { backend: "nftables", owns: ["table inet harden"], rules, sets, hooks: [], published: m.published,
+    forwardChains: ["forward", "published"] };
 }
 
 export function expectedNftables(m: FirewallModel): ExpectedFirewall {

@@ -201,6 +201,8 @@ fail2ban-client stop >/dev/null
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("verified");
     expect(r.stdout).toMatch(/tcp dport 2222 ip saddr @addr-set-sshd drop/);
+    // before DNAT, so a ban also covers ports published by containers (forward hook, never input)
+    expect(r.stdout).toMatch(/type filter hook prerouting priority raw; policy accept;/);
     expect(r.stdout).toMatch(/elements = \{ 198\.51\.100\.9 \}/);
     console.log(r.stdout.match(/banned after .*/)?.[0]);
   });

@@ -9,7 +9,9 @@ import { bigList, db, host, netnsAdd, netnsDel, nsx, UnitHarness, web } from "./
 const NS = `harden-fwt-ipt-${process.pid}`;
 // what fail2ban's iptables action creates; it must survive every step
 const F2B = "iptables -N f2b-sshd && iptables -A f2b-sshd -s 192.0.2.99/32 -j DROP && iptables -A f2b-sshd -j RETURN"
-  + " && iptables -I INPUT 1 -p tcp -m multiport --dports 22 -j f2b-sshd";
+  + " && iptables -I INPUT 1 -p tcp -m multiport --dports 22 -j f2b-sshd"
+  // and what dockerd makes (IPv4 only, as Debian 12's Docker without ip6tables): never flushed, never edited
+  + " && iptables -N DOCKER-USER && iptables -A DOCKER-USER -j RETURN && iptables -I FORWARD 1 -j DOCKER-USER";
 const foreign = () => nsx(NS, "iptables -S | grep -v HARDEN").out;
 const state = () => nsx(NS, "iptables-save | grep -v '^#' | sed 's/\\[[0-9:]*\\]//'; ip6tables-save | grep -v '^#' | sed 's/\\[[0-9:]*\\]//'; ipset list -t | grep -v '^Size in memory' | sed 's/ initval 0x[0-9a-f]*//'").out;
 
@@ -80,6 +82,23 @@ describe("iptables + ipset firewall in a network namespace", () => {
     expect(swapped.err).toContain("-add harden-ssh-4 10.0.0.0/8 +add harden-ssh-4 11.0.0.0/8");
     expect(u.snippet(["activate", "verify"], { install: true, sshdPorts: [2222] }).err).toBe("");
     expect(foreign()).toBe(f2bBefore);
+  });
+
+  it("hooks HARDEN-FORWARD first into Docker's DOCKER-USER (kept, never flushed) and FORWARD; uninstall takes back only its own", () => {
+    const u = harness();
+    expect(u.snippet(["activate", "verify"], { install: true, sshdPorts: [2222] }).err).toBe("");
+    expect(nsx(NS, "iptables -S DOCKER-USER").out.trim().split("\n")).toEqual(["-N DOCKER-USER", "-A DOCKER-USER -j HARDEN-FORWARD", "-A DOCKER-USER -j RETURN"]);
+    expect(nsx(NS, "iptables -S FORWARD").out.trim().split("\n")).toEqual(["-P FORWARD ACCEPT", "-A FORWARD -j HARDEN-FORWARD", "-A FORWARD -j DOCKER-USER"]);
+    // no Docker on IPv6 here: harden creates DOCKER-USER so a runtime started later finds the jump in place
+    expect(nsx(NS, "ip6tables -S DOCKER-USER").out.trim().split("\n")).toEqual(["-N DOCKER-USER", "-A DOCKER-USER -j HARDEN-FORWARD"]);
+    // a second load adds no duplicate jump
+    expect(u.snippet(["activate"], { install: true, sshdPorts: [2222] }).code).toBe(0);
+    expect(nsx(NS, "iptables -S | grep -c -- '-j HARDEN-FORWARD'").out.trim()).toBe("2");
+    expect(u.snippet(["uninstall"]).code).toBe(0);
+    expect(nsx(NS, "iptables -S DOCKER-USER").out.trim().split("\n")).toEqual(["-N DOCKER-USER", "-A DOCKER-USER -j RETURN"]);
+    expect(nsx(NS, "ip6tables -S DOCKER-USER").code).not.toBe(0); // the one harden made is gone
+    expect(foreign()).toBe(f2bBefore);
+    expect(u.snippet(["activate"], { install: true, sshdPorts: [2222] }).code).toBe(0); // as the next test expects
   });
 
   it("reloads to an identical state (no duplicate jumps or rules, sets swapped)", () => {

@@ -1,0 +1,104 @@
+// Published ports (DNAT) in drift: read from the nat rules, judged against the policy and against whether
+// harden's forward filter is in place. Rule texts as iptables-nft 1.8.9 prints Docker 20.10's rules.
+import { describe, expect, it } from "vitest";
+import { checkPublished, forwardFilterActive } from "../../src/drift/check-published";
+import { liveFirewall } from "../../src/drift/live-firewall";
+import type { Observation } from "../../src/drift/observation";
+import { isLoopbackPublished, publishedPorts } from "../../src/drift/published";
+import { planHost } from "../../src/plan/plan";
+import { PayloadCache } from "../../src/render/blocklist";
+import { host } from "../render/firewall-fixtures";
+
+const NAT = [
+  "-P PREROUTING ACCEPT", "-N DOCKER",
+  "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER",
+  "-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 6379 -j MASQUERADE",
+  "-A DOCKER -i docker0 -j RETURN",
+  "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 6379 -j DNAT --to-destination 172.17.0.2:6379",
+  "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 172.17.0.3:8080",
+  "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 16379 -j DNAT --to-destination 172.17.0.4:6379",
+  "-A DOCKER -d 127.0.0.1/32 ! -i docker0 -p tcp -m tcp --dport 9200 -j DNAT --to-destination 172.17.0.5:9200",
+];
+
+// the policy of the lab scenario: 6379 and 16379 from the private network, nothing else
+const resolved = (undeclared: "drop" | "accept" = "drop") => host({
+  backend: "iptables", services: [{ port: 6379, from: ["10.0.0.0/8"] }, { port: 16379, from: ["10.0.0.0/8"] }],
+  publishedPorts: { undeclared },
+});
+
+/** iptables -S as the host prints it once harden's unit ran next to Docker. */
+function filterLines(rules: Record<string, string[]>, tool: string, dockerUserFirst = true): string[] {
+  const ours = Object.entries(rules).filter(([k]) => k.startsWith(`${tool} `)).flatMap(([, v]) => v);
+  return [
+    "-P INPUT ACCEPT", "-P FORWARD DROP", "-P OUTPUT ACCEPT", "-N DOCKER", "-N DOCKER-USER",
+    ...ours,
+    "-A INPUT -j HARDEN-INPUT", "-A OUTPUT -j HARDEN-OUTPUT",
+    "-A FORWARD -j DOCKER-USER", "-A FORWARD -o docker0 -j DOCKER", "-A FORWARD -j HARDEN-FORWARD",
+    ...(dockerUserFirst ? ["-A DOCKER-USER -j HARDEN-FORWARD", "-A DOCKER-USER -j RETURN"] : ["-A DOCKER-USER -j RETURN"]),
+  ];
+}
+
+function setup(undeclared: "drop" | "accept" = "drop", dockerUserFirst = true) {
+  const plan = planHost(resolved(undeclared), new PayloadCache());
+  const fw: Observation["firewall"] = {
+    error: null, rc: { iptables: 0, ip6tables: 0 }, sets: {},
+    output: {
+      iptables: filterLines(plan.expect.firewall.rules, "iptables", dockerUserFirst),
+      ip6tables: filterLines(plan.expect.firewall.rules, "ip6tables", dockerUserFirst),
+      "nat.iptables": NAT,
+    },
+  };
+  return { expect: plan.expect, fw, live: liveFirewall(plan.expect, fw) };
+}
+
+describe("published ports from the nat rules", () => {
+  it("reads Docker's DNAT rules: host port, target, loopback-only", () => {
+    const p = publishedPorts({ error: null, rc: {}, sets: {}, output: { "nat.iptables": NAT } });
+    expect(p.map((x) => [x.port, x.address, x.to])).toEqual([
+      [6379, null, "172.17.0.2:6379"], [8080, null, "172.17.0.3:8080"], [16379, null, "172.17.0.4:6379"], [9200, "127.0.0.1", "172.17.0.5:9200"],
+    ]);
+    expect(p.map(isLoopbackPublished)).toEqual([false, false, false, true]);
+  });
+
+  it("reads native nft DNAT (netavark, kube-proxy)", () => {
+    const nft = ["table ip nat {", "\tchain PREROUTING {", "\t\ttype nat hook prerouting priority dstnat; policy accept;",
+      "\t\tip daddr 203.0.113.10 tcp dport 8443 dnat to 10.88.0.2:443", "\t\tudp dport 5353 counter packets 1 bytes 60 dnat to 10.88.0.3:53", "\t}", "}"];
+    const p = publishedPorts({ error: null, rc: {}, sets: {}, output: { nft } });
+    expect(p.map((x) => [x.proto, x.port, x.address, x.to])).toEqual([["tcp", 8443, "203.0.113.10", "10.88.0.2:443"], ["udp", 5353, null, "10.88.0.3:53"]]);
+  });
+});
+
+describe("published ports against the policy", () => {
+  it("filter in place: an undeclared published port is information, declared ones and loopback say nothing", () => {
+    const { expect: e, fw, live } = setup();
+    expect(forwardFilterActive(e, live, 4)).toBe(true);
+    const items = checkPublished(e, fw, live);
+    expect(items.map((i) => [i.key, i.info ?? false])).toEqual([["published tcp *:8080 v4", true]]);
+    expect(items[0].message).toContain("published 0.0.0.0:8080/tcp (DNAT to 172.17.0.3:8080) is not in the policy: harden's forward filter drops it");
+  });
+
+  it("filter bypassed (our jump gone from DOCKER-USER, ours in FORWARD after Docker's accepts): every exposure is drift", () => {
+    const { expect: e, fw, live } = setup("drop", false);
+    expect(forwardFilterActive(e, live, 4)).toBe(false);
+    const items = checkPublished(e, fw, live);
+    expect(items.map((i) => [i.key, i.unit, i.info ?? false])).toEqual([
+      ["published tcp *:6379 v4", "firewall", false], ["published tcp *:8080 v4", "firewall", false], ["published tcp *:16379 v4", "firewall", false],
+    ]);
+    expect(items[0].message).toContain("(DNAT to 172.17.0.2:6379, Redis port) reachable from anywhere against the policy");
+  });
+
+  it("a rule changed in HARDEN-PUBLISHED means the filter is not the planned one", () => {
+    const { expect: e, fw } = setup();
+    fw.output.iptables = fw.output.iptables.map((l) => (l === "-A HARDEN-PUBLISHED -j DROP" ? "-A HARDEN-PUBLISHED -j RETURN" : l));
+    const live = liveFirewall(e, fw);
+    expect(forwardFilterActive(e, live, 4)).toBe(false);
+    expect(checkPublished(e, fw, live).every((i) => !i.info)).toBe(true);
+  });
+
+  it("publishedPorts.undeclared accept: undeclared 8080 is allowed, internal ports are not", () => {
+    const { expect: e, fw, live } = setup("accept");
+    expect(checkPublished(e, fw, live)).toEqual([]);
+    fw.output["nat.iptables"] = [...NAT, "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 27017 -j DNAT --to-destination 172.17.0.9:27017"];
+    expect(checkPublished(e, fw, live).map((i) => [i.key, i.info])).toEqual([["published tcp *:27017 v4", true]]);
+  });
+});
