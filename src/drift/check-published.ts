@@ -2,7 +2,7 @@
 // filter drops is information (it does not fail `--expect-no-changes`); one reachable because the filter
 // is missing or bypassed is drift.
 import { INTERNAL_PORTS } from "../policy/semantic";
-import type { DriftExpect } from "./expect";
+import type { DriftExpect } from "../plan/drift-expect";
 import { quote, type DriftItem } from "./item";
 import type { LiveFirewall } from "./live-firewall";
 import type { Observation } from "./observation";
