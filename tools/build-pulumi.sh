@@ -64,7 +64,7 @@ wrapper() { # MODULE_PATH PACKAGE VERSION_STAMP REQUIRE... [-- REPLACE...]
   go get "${req[@]}"
   for r in "${rep[@]}"; do go mod edit -replace "$r"; done
   go mod tidy
-  go build -trimpath -o "$out" -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$stamp" "$pkg"
+  go build -o "$out" -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$stamp" "$pkg"
 }
 
 build pulumi "pulumi-$PULUMI_VERSION" -- wrapper github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$PULUMI_VERSION" \
@@ -76,7 +76,7 @@ build pulumi-language-nodejs "pulumi-language-nodejs-$LANGUAGE_HOST" -- wrapper 
   "github.com/pulumi/pulumi/sdk/v3@$LANGUAGE_HOST" -- golang.org/x/text=golang.org/x/text@v0.3.6
 
 build pulumi-resource-command "pulumi-resource-command-standin-$COMMAND_VERSION-$STANDIN_KEY" -- \
-  sh -c 'cd "$1" && go build -trimpath -o "$2" -ldflags "-X main.Version=$3" .' sh \
+  sh -c 'cd "$1" && go build -o "$2" -ldflags "-X main.Version=$3" .' sh \
   "$root/tools/command-provider" "$cache/pulumi-resource-command-standin-$COMMAND_VERSION-$STANDIN_KEY/pulumi-resource-command" "$COMMAND_VERSION"
 
 # the dynamic-provider host ships with the SDK (the CLI's own distribution bundles the same script)

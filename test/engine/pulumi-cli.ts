@@ -55,7 +55,7 @@ export class PulumiProject {
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
       PULUMI_CONFIG_PASSPHRASE: passphrase,
       PULUMI_BACKEND_URL: `file://${join(this.base, "state")}`,
-      PULUMI_SKIP_CONFIRMATIONS: "true",
+      PULUMI_DEBUG_COMMANDS: "true", // enables --event-log, the engine events the tests read
       NO_COLOR: "1",
     };
     // ambient plugins (on PATH) are how the engine finds the tools: never switched off here

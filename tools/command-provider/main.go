@@ -11,6 +11,7 @@
 //   - addPreviousOutputInEnv (default true), environment: sent as SSH env requests
 //   - dialErrorLimit (default 10, -1 unlimited) and perDialTimeout (default 15 s) per session
 //   - outputs stdout and stderr (trailing newline trimmed); output streamed to the engine's log
+//
 // CopyToRemote writes the file through `mkdir -p && cat >` in an exec session instead of SFTP.
 package main
 
@@ -390,6 +391,11 @@ func (c connection) config() (*ssh.ClientConfig, error) {
 			return nil, fmt.Errorf("connection.hostKey: %w", err)
 		}
 		cfg.HostKeyCallback = ssh.FixedHostKey(pub)
+		// offer only the pinned key's algorithms, or the server may present another of its keys
+		cfg.HostKeyAlgorithms = []string{pub.Type()}
+		if pub.Type() == ssh.KeyAlgoRSA {
+			cfg.HostKeyAlgorithms = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+		}
 	}
 	if c.privateKey != "" {
 		var signer ssh.Signer
@@ -552,4 +558,3 @@ func (s *server) copy(ctx context.Context, urn string, plain, kept resource.Prop
 }
 
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
