@@ -111,6 +111,11 @@ export function changedSteps(run: CliRun): Array<{ name: string; op: string; typ
     .map((m) => ({ name: urnName(m.urn), op: m.op, type: m.type }));
 }
 
+/** The resources an engine run changed, each once (a replace is several steps of one resource). */
+export function changedResources(run: CliRun): string[] {
+  return [...new Set(changedSteps(run).map((s) => s.name))];
+}
+
 /** name -> op of every step a preview planned (`same` left out). */
 export function plannedSteps(run: CliRun): Array<{ name: string; op: string; type: string }> {
   return run.events.flatMap((e) => e.resourcePreEvent ? [e.resourcePreEvent.metadata] : [])
