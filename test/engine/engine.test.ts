@@ -232,7 +232,7 @@ labSuite("pulumi engine (real CLI, file backend) against lab hosts", (lab) => {
     }
   }, 300_000);
 
-  it("8. no plaintext private key in the stack export, the outputs or any CLI output; in a -v=9 --logflow log only where the engine logs program inputs", async () => {
+  it("8. no plaintext private key in the stack export, the outputs or any CLI output; in a -v=9 --logflow log only in the engine's own input logging", async () => {
     // a full up (create of everything) with the most verbose log, then what the state holds; the
     // destroyed hosts are back on 22
     for (const h of fleet.hosts) h.connection.port = 22;
@@ -252,14 +252,16 @@ labSuite("pulumi engine (real CLI, file backend) against lab hosts", (lab) => {
       "stack export": exported.stdout, "stack output --show-secrets": outputs.stdout,
       ...Object.fromEntries(project.runs.map((r, i) => [`#${i} ${r.label}`, r === verbose ? r.stdout : r.stdout + r.stderr])),
     };
-    // KNOWN LIMITATION of the engine, measured here: at -v=9 the CLI logs every property it unmarshals
-    // from the program ("Unmarshaling property for RPC[ResourceMonitor.RegisterResource(...)]"), secret
-    // values included, and its filter of secret config values does not catch them. Nothing else in
-    // the verbose log (the providers' own logs, the plugins' RPCs) may hold the key.
+    // KNOWN LIMITATION of the engine, measured here: at -v=9 the CLI logs the inputs it plans, sends and
+    // receives ("Planner decided to create ... (inputs=...)", "(Un)marshaling property for RPC[...]"),
+    // the stack's secret config and secret inputs in plain text; its filter for secret config values
+    // does not catch them. No other line (the providers' and plugins' own output) may hold the key.
     const leaking = verbose.stderr.split("\n").filter((l) => slices.some((s) => l.includes(s)) || /PRIVATE KEY-----/.test(l));
-    const where = [...new Set(leaking.map((l) => /(?:Unm|M)arshaling property for RPC\[[^\]()]+/.exec(l)?.[0] ?? l.slice(0, 200)))];
-    console.log(`FIGURE engine -v=9 log lines holding the private key: ${leaking.length} of ${verbose.stderr.split("\n").length}, in: ${where.join(" | ")}`);
-    expect(where.filter((w) => !w.startsWith("Unmarshaling property for RPC[ResourceMonitor.RegisterResource"))).toEqual([]);
+    const engineLine = /Planner decided to \w+ '|(?:Unm|M)arshaling property for RPC\[/;
+    console.log(`FIGURE engine -v=9 log lines holding the private key: ${leaking.length} of ${verbose.stderr.split("\n").length}` +
+      ` (engine input logging: ${leaking.filter((l) => engineLine.test(l)).length})`);
+    expect(leaking.length).toBeGreaterThan(0); // the limitation is real; when Pulumi filters it, tighten this test
+    expect(leaking.filter((l) => !engineLine.test(l)).map((l) => l.slice(0, 200))).toEqual([]);
     for (const [what, text] of Object.entries(texts)) {
       const found = slices.flatMap((s, i) => text.includes(s) ? [`#${i} ${s} in "...${text.slice(Math.max(0, text.indexOf(s) - 80), text.indexOf(s) + 30)}..."`] : []);
       expect(found, `${what} holds the private key`).toEqual([]);
