@@ -250,15 +250,16 @@ labSuite("pulumi engine (real CLI, file backend) against lab hosts", (lab) => {
     expect(slices.length).toBeGreaterThan(8);
     const texts: Record<string, string> = {
       "stack export": exported.stdout, "stack output --show-secrets": outputs.stdout,
-      ...Object.fromEntries(project.runs.map((r, i) => [`#${i} ${r.label}`, r === verbose ? r.stdout : r.stdout + r.stderr])),
+      ...Object.fromEntries(project.runs.filter((r) => r !== verbose).map((r, i) => [`#${i} ${r.label}`, r.stdout + r.stderr])),
     };
     // KNOWN LIMITATION of the engine, measured here: at -v=9 the CLI logs the inputs it plans, sends and
     // receives ("Planner decided to create ... (inputs=...)", "(Un)marshaling property for RPC[...]"),
     // the stack's secret config and secret inputs in plain text; its filter for secret config values
     // does not catch them. No other line (the providers' and plugins' own output) may hold the key.
-    const leaking = verbose.stderr.split("\n").filter((l) => slices.some((s) => l.includes(s)) || /PRIVATE KEY-----/.test(l));
+    const verboseLines = `${verbose.stdout}\n${verbose.stderr}`.split("\n");
+    const leaking = verboseLines.filter((l) => slices.some((s) => l.includes(s)) || /PRIVATE KEY-----/.test(l));
     const engineLine = /Planner decided to \w+ '|(?:Unm|M)arshaling property for RPC\[/;
-    console.log(`FIGURE engine -v=9 log lines holding the private key: ${leaking.length} of ${verbose.stderr.split("\n").length}` +
+    console.log(`FIGURE engine -v=9 log lines holding the private key: ${leaking.length} of ${verboseLines.length}` +
       ` (engine input logging: ${leaking.filter((l) => engineLine.test(l)).length})`);
     expect(leaking.length).toBeGreaterThan(0); // the limitation is real; when Pulumi filters it, tighten this test
     expect(leaking.filter((l) => !engineLine.test(l)).map((l) => l.slice(0, 200))).toEqual([]);
