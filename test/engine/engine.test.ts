@@ -250,7 +250,7 @@ labSuite("pulumi engine (real CLI, file backend) against lab hosts", (lab) => {
     expect(slices.length).toBeGreaterThan(8);
     const texts: Record<string, string> = {
       "stack export": exported.stdout, "stack output --show-secrets": outputs.stdout,
-      ...Object.fromEntries(project.runs.filter((r) => r !== verbose).map((r, i) => [`#${i} ${r.label}`, r.stdout + r.stderr])),
+      ...Object.fromEntries(project.runs.filter((r) => r.label !== verbose.label).map((r, i) => [`#${i} ${r.label}`, r.stdout + r.stderr])),
     };
     // KNOWN LIMITATION of the engine, measured here: at -v=9 the CLI logs the inputs it plans, sends and
     // receives ("Planner decided to create ... (inputs=...)", "(Un)marshaling property for RPC[...]"),
