@@ -71,6 +71,8 @@ labSuite("pulumi engine (real CLI, file backend) against lab hosts", (lab) => {
     fleet.defaults.ssh.authorizedKeys = { root: [adminPub] };
     fleet.defaults.firewall.sshAllow = [`${lab().net}.0/24`];
     fleet.defaults.fail2ban.ignore = [`${lab().uplink}/32`]; // the runner logs in often; never ban it
+    // namespace lab hosts log through rsyslog to auth.log; the Debian profile's default is the journal
+    fleet.defaults.fail2ban.logBackend = "file";
     const lab1 = { web1: web, db1: db } as Record<string, LabHost>;
     fleet.hosts = fleet.hosts.filter((h: any) => lab1[h.name]).map((h: any) => ({
       ...h, address: lab1[h.name].ip, hostKey: lab1[h.name].hostKey, os: "debian-12",
