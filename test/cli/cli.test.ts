@@ -52,7 +52,7 @@ describe("harden render", () => {
     expect(files(a)).toEqual(files(b));
     for (const f of files(a)) expect(readFileSync(join(a, f), "utf8"), f).toBe(readFileSync(join(b, f), "utf8"));
     expect(files(a)).toEqual(expect.arrayContaining([
-      "/SUMMARY.md", "/web1/plan.json", "/web1/steps/01-firewall.sh", "/web1/steps/05-confirm.sh",
+      "/SUMMARY.md", "/web1/plan.json", "/web1/steps/01-packages.sh", "/web1/steps/02-firewall.sh", "/web1/steps/06-confirm.sh",
       "/web1/files/etc/ssh/sshd_config.d/00-harden.conf", "/web1/probe.sh", "/web1/teardown.sh",
     ]));
 
@@ -68,7 +68,7 @@ describe("harden render", () => {
     harden("render", "--stack", "example", "--out", out);
     const plan = JSON.parse(readFileSync(join(out, "mail1/plan.json"), "utf8"));
     const sshd = plan.steps.find((s: { name: string }) => s.name === "sshd");
-    expect(sshd).toMatchObject({ command: "sh -s", script: "steps/02-sshd.sh", via: "current", connection: { port: 22, user: "root" } });
+    expect(sshd).toMatchObject({ command: "sh -s", script: "steps/03-sshd.sh", via: "current", connection: { port: 22, user: "root" } });
     const script = readFileSync(join(out, "mail1", sshd.script), "utf8");
     const { createHash } = require("node:crypto");
     expect(createHash("sha256").update(script).digest("hex")).toBe(sshd.sha256);
