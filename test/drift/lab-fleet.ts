@@ -21,7 +21,7 @@ export function labFleet(lab: Lab, hosts: LabFleetHost[]): Fleet {
     defaults: {
       ssh: { port: SSH_PORT, permitRootLogin: "prohibit-password", passwordAuthentication: false, authorizedKeys: { root: [adminPub] } },
       firewall: { backend: "nftables", sshAllow: [`${lab.net}.0/24`], services: [{ port: 6379, from: ["172.16.0.0/12"], comment: "redis" }] },
-      fail2ban: { ignore: [`${lab.uplink}/32`] },
+      fail2ban: { ignore: [`${lab.uplink}/32`], logBackend: "file" }, // namespace hosts: rsyslog, no journal
       cron: { allow: ["root"], atAllow: ["root"] },
     },
     hosts: hosts.map(({ host, port, backend }) => ({

@@ -35,7 +35,7 @@ labSuite("pulumi up against lab hosts (execution)", (lab) => {
       defaults: {
         ssh: { port: 2222, permitRootLogin: "prohibit-password", passwordAuthentication: false, authorizedKeys: { root: [adminPub] } },
         firewall: { backend: "nftables", sshAllow: [`${lab().net}.0/24`] },
-        fail2ban: { ignore: [`${lab().uplink}/32`] },
+        fail2ban: { ignore: [`${lab().uplink}/32`], logBackend: "file" }, // namespace hosts: rsyslog, no journal
       },
       hosts: [
         { name: "web1", address: web.ip, os: "debian-12", connection: { user: "root", port: 22 }, hostKey: web.hostKey,

@@ -81,8 +81,10 @@ labSuite("scenario 2: a second apply with nothing changed changes nothing", (lab
           const r = rerun[h.name];
           const log = stepLog(r);
           expect(r.map((s) => [s.name, s.code]), log).toEqual([["packages", 0], ["firewall", 0], ["sshd", 0], ["fail2ban", 0], ["cron", 0], ["confirm", 0]]);
-          for (const s of r.slice(0, 4)) expect(s.stdout, log).toBe(`${s.name}: in sync\n`);
-          expect(r[4].stdout).toBe("confirm: login on port 2222 as root works; nothing was waiting for confirmation\n");
+          // packages: nothing to install, no package manager run
+          expect(r[0].stdout, log).toMatch(/^packages: in sync: installed: [a-z0-9 .+-]+\n$/);
+          for (const s of r.slice(1, 5)) expect(s.stdout, log).toBe(`${s.name}: in sync\n`);
+          expect(r[5].stdout).toBe("confirm: login on port 2222 as root works; nothing was waiting for confirmation\n");
           expect(r.map((s) => s.stderr).join("")).toBe("");
         }
       });
@@ -133,7 +135,7 @@ labSuite("scenario 2: a second apply with nothing changed changes nothing", (lab
         expect(r.map((s) => [s.name, s.code])).toEqual([["packages", 255]]);
         // what ssh says, and what the runner makes of it
         expect(r[0].stderr).toMatch(new RegExp(`connect to host ${h.ip.replace(/\./g, "\\.")} port 22: Connection timed out`));
-        expect(r[0].message).toBe(`firewall could not log in as root on ${h.ip}:22 (ssh: connect to host ${h.ip} port 22: Connection timed out); ` +
+        expect(r[0].message).toBe(`packages could not log in as root on ${h.ip}:22 (ssh: connect to host ${h.ip} port 22: Connection timed out); ` +
           "no rollback is armed: no earlier step of this run changed the host");
         console.log(`[idempotence] ${root}: first plan again -> after ${ms} ms: ${r[0].message}`);
         expect(await observe(h, first[h.name])).toEqual(b);

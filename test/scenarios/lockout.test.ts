@@ -255,7 +255,7 @@ scenarioSuite("scenario 3: lockouts end with the host back on its old settings",
         const o = get("b");
         expect(o.results.map((r) => [r.name, r.code])).toEqual([["packages", 0], ["firewall", 0], ["sshd", 0], ["fail2ban", 255]]);
         expect(o.message).toBe(`fail2ban could not log in as root on ${o.host.ip}:2222 (ssh: connect to host ${o.host.ip} port 2222: Connection timed out); ` +
-          `the host restores its previous state within ${ROLLBACK_SECONDS} s (rollback armed by firewall; applied before: firewall, sshd)`);
+          `the host restores its previous state within ${ROLLBACK_SECONDS} s (rollback armed by firewall, sshd; applied before: firewall, sshd)`);
         expectOld(o, ["firewall", "sshd"]);
       });
 
@@ -263,7 +263,7 @@ scenarioSuite("scenario 3: lockouts end with the host back on its old settings",
         const o = get("c");
         expect(o.results.map((r) => [r.name, r.code])).toEqual([["packages", 0], ["firewall", 0], ["sshd", 0], ["confirm", 255]]);
         expect(o.message).toBe(`confirm could not log in as root on ${o.host.ip}:2222 (root@${o.host.ip}: Permission denied (publickey).); ` +
-          `the host restores its previous state within ${ROLLBACK_SECONDS} s (rollback armed by firewall; applied before: firewall, sshd)`);
+          `the host restores its previous state within ${ROLLBACK_SECONDS} s (rollback armed by firewall, sshd; applied before: firewall, sshd)`);
         expectOld(o, ["firewall", "sshd"]);
       });
 
