@@ -5,6 +5,13 @@ import { join, resolve } from "node:path";
 
 export const REPO_DIR = resolve(__dirname, "..", "..");
 export const LAB_DIR = join(REPO_DIR, ".lab");
+/**
+ * Built lab roots and layers (minutes to make) live OUTSIDE the checkout, so later runs and fresh clones on
+ * this machine reuse them. HARDEN_LAB_CACHE overrides the default.
+ */
+export function labCacheDir(): string {
+  return process.env.HARDEN_LAB_CACHE || "/var/cache/harden-lab";
+}
 /** what a run records so that the next run can clean up after a killed one */
 export const STATE_DIR = join(LAB_DIR, "state");
 /** per-run files: keys, host upper dirs, console logs; wiped at the start and end of every run */

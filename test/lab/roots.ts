@@ -1,9 +1,10 @@
 // Lower root filesystems for lab hosts. "debian-12" is this machine's own / (it runs Debian 12);
-// "debian-13" is a trixie root that build-root.sh makes once with debootstrap and every run reuses.
+// "debian-13" is a trixie root that build-root.sh makes once with debootstrap, in the lab cache outside the
+// checkout (paths.ts), and every run reuses.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runAsync } from "./exec";
-import { LAB_DIR } from "./paths";
+import { labCacheDir } from "./paths";
 
 export type LabRoot = "debian-12" | "debian-13";
 export const ROOTS: readonly LabRoot[] = ["debian-12", "debian-13"];
@@ -12,7 +13,7 @@ const BUILD_SCRIPT = join(__dirname, "build-root.sh");
 const STAMP = ".harden-root";
 
 export function rootDir(root: LabRoot): string {
-  return root === "debian-12" ? "/" : join(LAB_DIR, "roots", root);
+  return root === "debian-12" ? "/" : join(labCacheDir(), "roots", root);
 }
 
 function osVersion(dir: string): string {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmd
 import { join } from "node:path";
 import { runAsync, shq, type ExecResult } from "../lab/exec";
 import type { LabHost } from "../lab/lab";
-import { LAB_DIR, RUN_DIR } from "../lab/paths";
+import { labCacheDir, RUN_DIR } from "../lab/paths";
 import { rootDir, type LabRoot } from "../lab/roots";
 import { isAlive } from "../lab/proc";
 
@@ -26,7 +26,7 @@ const LAYER_SCRIPT = join(__dirname, "docker-layer.sh");
  */
 export async function dockerLower(root: LabRoot): Promise<string | null> {
   if (root === "debian-12") return null;
-  const layer = join(LAB_DIR, "roots", `${root}-docker.layer`);
+  const layer = join(labCacheDir(), "roots", `${root}-docker.layer`);
   const r = await runAsync("bash", [LAYER_SCRIPT, rootDir(root), layer], { timeoutMs: 15 * 60_000 });
   if (r.code !== 0) throw new Error(`docker layer for ${root} failed (exit ${r.code}): ${(r.stderr + r.stdout).trim().slice(-1500)}`);
   return `${join(layer, "upper")}:${rootDir(root)}`;

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runAsync } from "../exec";
+import { labCacheDir } from "../paths";
 
 export type Release = "debian-12" | "debian-13";
 export const RELEASES: readonly Release[] = ["debian-12", "debian-13"];
@@ -12,7 +13,7 @@ export const KINDS: readonly HostKind[] = ["stock", "fail2ban"];
 
 /** HARDEN_LAB_CACHE overrides the default; the systemd lab uses its "systemd" subfolder. */
 export function cacheDir(): string {
-  return process.env.HARDEN_LAB_CACHE || "/var/cache/harden-lab";
+  return labCacheDir();
 }
 
 export interface ReleaseFiles {
