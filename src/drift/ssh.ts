@@ -10,6 +10,8 @@ import type { Endpoint } from "../plan/types";
 export interface SshOptions {
   /** private key file; default: whatever ssh would use (agent, ~/.ssh/id_*) */
   identityFile?: string;
+  /** ssh-agent socket (IdentityAgent); default: SSH_AUTH_SOCK, as ssh does */
+  identityAgent?: string;
   connectTimeoutSeconds?: number;
   /** the whole session, connect included */
   timeoutMs?: number;
@@ -29,6 +31,7 @@ export function sshArgs(endpoint: Endpoint, knownHosts: string, opts: SshOptions
   return [
     "-F", "/dev/null",
     ...(opts.identityFile ? ["-i", opts.identityFile, "-o", "IdentitiesOnly=yes"] : []),
+    ...(opts.identityAgent ? ["-o", `IdentityAgent=${opts.identityAgent}`] : []),
     "-p", String(endpoint.port),
     "-l", endpoint.user,
     "-o", "BatchMode=yes",

@@ -26,8 +26,10 @@ export interface HostDriftState {
   expect: DriftExpect;
   /** the managed files' content, to show changed lines */
   files: Pick<Artifact, "path" | "content">[];
-  /** private key text; a secret input and a secret output (additionalSecretOutputs) */
-  privateKey: string;
+  /** private key text; a secret input and a secret output (additionalSecretOutputs); absent with an agent */
+  privateKey?: string;
+  /** ssh-agent socket instead of a key; with neither, ssh's own default (SSH_AUTH_SOCK) */
+  agentSocketPath?: string;
   /** seconds for the whole SSH session */
   timeoutSeconds: number;
   /** "harden-fleet/drift", or (sources) src/drift/check-host.ts relative to the program's directory */
@@ -42,11 +44,13 @@ export interface HostDriftState {
 
 export interface HostDriftArgs {
   plan: HostPlan;
-  privateKey: pulumi.Input<string>;
+  /** the key, or an agent: agentSocketPath, `true` for SSH_AUTH_SOCK (see SshAuth) */
+  privateKey?: pulumi.Input<string>;
+  agentSocketPath?: string | true;
   timeoutSeconds?: number;
 }
 
-/** Runs the probe for `state` over SSH; the key goes to a 0600 file in a private temp dir, removed after. */
+/** Runs the probe for `state` over SSH; a key goes to a 0600 file in a private temp dir, removed after. */
 async function probe(state: HostDriftState): Promise<{ drift: Record<string, string>; units: string[]; via: string }> {
   const fs = require("node:fs") as typeof import("node:fs");
   const os = require("node:os") as typeof import("node:os");
@@ -59,12 +63,15 @@ async function probe(state: HostDriftState): Promise<{ drift: Record<string, str
     : nodeModule.createRequire(program)(state.driftModule)) as typeof import("../drift/check-host");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "harden-drift-"));
   try {
-    const keyFile = path.join(dir, "key");
-    fs.writeFileSync(keyFile, state.privateKey.endsWith("\n") ? state.privateKey : `${state.privateKey}\n`, { mode: 0o600 });
+    let keyFile: string | undefined;
+    if (state.privateKey) {
+      keyFile = path.join(dir, "key");
+      fs.writeFileSync(keyFile, state.privateKey.endsWith("\n") ? state.privateKey : `${state.privateKey}\n`, { mode: 0o600 });
+    }
     const check = await drift.checkHost(
       { host: state.host, target: state.target, current: state.current, probe: state.probe, expect: state.expect,
         files: state.files.map((f) => ({ ...f, mode: "", owner: "", group: "" })) },
-      { identityFile: keyFile, timeoutMs: state.timeoutSeconds * 1000 },
+      { identityFile: keyFile, identityAgent: state.agentSocketPath, timeoutMs: state.timeoutSeconds * 1000 },
     );
     if (check.status === "error") throw new Error(`${state.host}: could not check drift: ${check.error}`);
     return {
@@ -159,9 +166,12 @@ export class HostDrift extends pulumi.dynamic.Resource {
   declare readonly checkedVia: pulumi.Output<string>;
 
   constructor(name: string, args: HostDriftArgs, opts?: pulumi.CustomResourceOptions) {
-    const inputs = hostDriftInputs(args.plan, pulumi.secret(args.privateKey), args.timeoutSeconds);
+    const key = args.privateKey === undefined ? undefined : pulumi.secret(args.privateKey);
+    const inputs = hostDriftInputs(args.plan, key, args.timeoutSeconds);
+    // a socket path only when one is named: SSH_AUTH_SOCK changes per session and stays out of state
+    const agent = typeof args.agentSocketPath === "string" ? { agentSocketPath: args.agentSocketPath } : {};
     // outputs exist only for the properties registered: heal and checkedVia are filled by the provider
-    super(hostDriftProvider, name, { ...inputs, heal: undefined, checkedVia: undefined }, {
+    super(hostDriftProvider, name, { ...inputs, ...agent, heal: undefined, checkedVia: undefined }, {
       ...opts,
       // the key is stored (refresh needs it) but only encrypted, never in plain text
       additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "privateKey"],

@@ -5,12 +5,17 @@ import type { HostPlan, Step } from "../plan/types";
 import type { Fleet, HostSpec, Policy } from "../policy/types";
 import type { UnitName } from "../render/unit";
 import { HostDrift } from "./drift-resource";
-import { sshConnection, type DialOptions } from "./connection";
+import { checkSshAuth, sshConnection, type DialOptions, type SshAuth } from "./connection";
 import { DEFAULT_PAYLOAD_DIR, payloadAsset } from "./payload-asset";
 
 interface CommonArgs {
   /** the private key for every SSH session to this host; always handled as a secret */
-  privateKey: pulumi.Input<string>;
+  privateKey?: pulumi.Input<string>;
+  /**
+   * instead of privateKey: log in with the ssh-agent at this socket, or `true` for SSH_AUTH_SOCK
+   * (of the process running pulumi). The key then never enters Pulumi, not even its verbose logs.
+   */
+  agentSocketPath?: string | true;
   /** dial limits of every SSH session (see DEFAULT_DIAL) */
   dial?: DialOptions;
   /** local cache for large payloads (blocklists), relative to the program's directory */
@@ -80,12 +85,13 @@ export class HardenedHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: HardenedHostArgs, opts?: pulumi.ComponentResourceOptions) {
     // planned before super(): invalid input must throw before anything is registered
+    const given = checkSshAuth(args, name);
     const plan = "plan" in args ? args.plan : planOneHost(args);
     if (plan.steps.length === 0) throw new Error(`${name}: the plan has no steps`);
     super("hardening:index:HardenedHost", name, {}, opts);
     this.plan = plan;
 
-    const key = pulumi.secret(args.privateKey);
+    const key: SshAuth = given.privateKey !== undefined ? { privateKey: pulumi.secret(given.privateKey) } : given;
     const payloadDir = args.payloadDir ?? DEFAULT_PAYLOAD_DIR;
 
     // Payloads travel as files, referenced by hash, before any step that reads them.
@@ -99,7 +105,7 @@ export class HardenedHost extends pulumi.ComponentResource {
 
     // Before the steps, because they read its heal counts: `pulumi up --refresh` lets read() bump the
     // count of a drifted unit, which changes that step's trigger, so the unit (and confirm) re-run.
-    this.drift = new HostDrift(`${name}-drift`, { plan, privateKey: key }, { parent: this });
+    this.drift = new HostDrift(`${name}-drift`, { plan, ...key }, { parent: this });
     const heal = (unit: string) => this.drift.heal.apply((counts) => counts?.[unit] ?? 0);
 
     let previous: pulumi.Resource[] = this.uploads;
@@ -160,7 +166,7 @@ export function stepTriggers(steps: readonly Step[], index: number): string[] {
  * while a changed connection is an update that re-runs the same, idempotent script.
  */
 function stepCommand(
-  name: string, step: Step, triggers: pulumi.Input<unknown>[], key: pulumi.Output<string>, dial: DialOptions | undefined,
+  name: string, step: Step, triggers: pulumi.Input<unknown>[], key: SshAuth, dial: DialOptions | undefined,
   opts: pulumi.CustomResourceOptions,
 ): remote.Command {
   return new remote.Command(`${name}-${step.name}`, {

@@ -4,13 +4,15 @@ import { planFleet } from "../plan/plan";
 import type { HostPlan } from "../plan/types";
 import { FleetInvalid } from "../policy/errors";
 import { FleetSourceError, loadFleetModule } from "../source/fleet-module";
-import type { DialOptions } from "./connection";
+import type { DialOptions, SshAuth } from "./connection";
 import { HardenedHost } from "./hardened-host";
 
 /** The config namespace: the project name in Pulumi.yaml. */
 export const CONFIG_NAMESPACE = "hardening";
 /** `pulumi config set --secret sshPrivateKey < key` */
 export const DEFAULT_KEY_CONFIG = "sshPrivateKey";
+/** `pulumi config set sshAgent true` (SSH_AUTH_SOCK) or `... sshAgent /path/to/agent.sock`: no key in Pulumi */
+export const AGENT_CONFIG = "sshAgent";
 
 /** What the stack exports per host. Nothing connection-bearing: no key, no stdin, no stdout. */
 export interface HostOutputs {
@@ -80,6 +82,7 @@ export function deployFleet(options: DeployOptions = {}): HardenedHost[] {
     perDialTimeout: config.getNumber("perDialTimeout"),
   };
   const keyNames = privateKeyNames(fleetInput);
+  const agent = agentAuth(config, keyNames);
   const keys = new Map<string, pulumi.Output<string>>();
   // a reference is a key in this project's namespace ("web1Key") or a full one ("ops:deployKey")
   const keyFor = (reference: string) => {
@@ -91,9 +94,13 @@ export function deployFleet(options: DeployOptions = {}): HardenedHost[] {
     return keys.get(reference)!;
   };
 
+  if (!agent && !keyNames.size && config.getSecret(DEFAULT_KEY_CONFIG) === undefined) {
+    throw new pulumi.RunError(`no SSH login configured: set ${CONFIG_NAMESPACE}:${AGENT_CONFIG} (true for SSH_AUTH_SOCK, or an agent socket path; recommended) or the secret ${CONFIG_NAMESPACE}:${DEFAULT_KEY_CONFIG}`);
+  }
+
   return plans.map((plan) => new HardenedHost(plan.host, {
     plan,
-    privateKey: keyFor(keyNames.get(plan.host) ?? DEFAULT_KEY_CONFIG),
+    ...(agent ?? { privateKey: keyFor(keyNames.get(plan.host) ?? DEFAULT_KEY_CONFIG) }),
     dial,
     payloadDir: options.payloadDir,
   }));
@@ -108,6 +115,26 @@ export function stackOutputs(hosts: HardenedHost[]): Record<string, HostOutputs>
     policyHash: host.plan.policyHash,
     units: host.units,
   }]));
+}
+
+/**
+ * The ssh-agent login `hardening:sshAgent` asks for, if any. A key in config as well is an error:
+ * the point of the agent is that no key is in the stack at all.
+ */
+function agentAuth(config: pulumi.Config, keyNames: Map<string, string>): SshAuth | undefined {
+  const value = config.get(AGENT_CONFIG)?.trim();
+  if (value === undefined || value === "" || value === "false") return undefined;
+  const where = `${CONFIG_NAMESPACE}:${AGENT_CONFIG}`;
+  if (config.getSecret(DEFAULT_KEY_CONFIG) !== undefined) {
+    throw new pulumi.RunError(`${where} and ${CONFIG_NAMESPACE}:${DEFAULT_KEY_CONFIG} are both set; keep one (the agent keeps the key out of Pulumi)`);
+  }
+  const [host, reference] = [...keyNames][0] ?? [];
+  if (host !== undefined) {
+    throw new pulumi.RunError(`${where} is set, but host ${host} names its own key (connection.privateKey: "${reference}"); keep one`);
+  }
+  if (value !== "true") return { agentSocketPath: value };
+  if (!process.env.SSH_AUTH_SOCK) throw new pulumi.RunError(`${where} is true, but SSH_AUTH_SOCK is not set: start ssh-agent, or give the socket's path`);
+  return { agentSocketPath: true };
 }
 
 /** host name -> the config key holding its own private key (`connection.privateKey`), if it names one. */

@@ -34,6 +34,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -332,6 +333,8 @@ func newID() string {
 
 type connection struct {
 	host, user, password, privateKey, passphrase, hostKey string
+	agentSocketPath                                       string
+	agentFromEnv                                          bool
 	port, dialErrorLimit                                  int
 	perDialTimeout                                        time.Duration
 }
@@ -366,11 +369,16 @@ func parseConnection(props resource.PropertyMap) (connection, error) {
 	c := connection{
 		host: str(m, "host"), user: str(m, "user"), password: str(m, "password"),
 		privateKey: str(m, "privateKey"), passphrase: str(m, "privateKeyPassword"), hostKey: str(m, "hostKey"),
-		port: num(m, "port", 22), dialErrorLimit: num(m, "dialErrorLimit", 10),
+		agentSocketPath: str(m, "agentSocketPath"),
+		port:            num(m, "port", 22), dialErrorLimit: num(m, "dialErrorLimit", 10),
 		perDialTimeout: time.Duration(num(m, "perDialTimeout", 15)) * time.Second,
 	}
 	if c.user == "" {
 		c.user = "root"
+	}
+	// upstream: "SSH Agent socket path. Default to environment variable SSH_AUTH_SOCK if present."
+	if c.agentSocketPath == "" {
+		c.agentSocketPath, c.agentFromEnv = os.Getenv("SSH_AUTH_SOCK"), true
 	}
 	if c.host == "" {
 		return c, errors.New("connection.host is required")
@@ -383,7 +391,26 @@ func parseConnection(props resource.PropertyMap) (connection, error) {
 
 func (c connection) String() string { return fmt.Sprintf("%s@%s:%d", c.user, c.host, c.port) }
 
-func (c connection) config() (*ssh.ClientConfig, error) {
+// config builds the client configuration; close releases the agent socket (after the handshake).
+func (c connection) config() (cfg *ssh.ClientConfig, close func(), err error) {
+	cfg, err = c.clientConfig()
+	close = func() {}
+	if err != nil || c.agentSocketPath == "" {
+		return cfg, close, err
+	}
+	sock, err := net.Dial("unix", c.agentSocketPath)
+	if err != nil && c.agentFromEnv {
+		return cfg, close, nil // a stale SSH_AUTH_SOCK only loses the agent's keys
+	}
+	if err != nil {
+		return nil, close, fmt.Errorf("connection.agentSocketPath: %w", err)
+	}
+	// WHY after the key: upstream offers a configured key first, then the agent's keys
+	cfg.Auth = append(cfg.Auth, ssh.PublicKeysCallback(agent.NewClient(sock).Signers))
+	return cfg, func() { sock.Close() }, nil
+}
+
+func (c connection) clientConfig() (*ssh.ClientConfig, error) {
 	cfg := &ssh.ClientConfig{User: c.user, Timeout: c.perDialTimeout, HostKeyCallback: ssh.InsecureIgnoreHostKey()} //nolint:gosec // upstream's behaviour without hostKey
 	if c.hostKey != "" {
 		pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(c.hostKey))
@@ -419,10 +446,11 @@ func (c connection) config() (*ssh.ClientConfig, error) {
 
 // dial tries up to dialErrorLimit times (-1: forever), each attempt bounded by perDialTimeout.
 func (c connection) dial(ctx context.Context) (*ssh.Client, error) {
-	cfg, err := c.config()
+	cfg, closeAgent, err := c.config()
 	if err != nil {
 		return nil, err
 	}
+	defer closeAgent()
 	addr := net.JoinHostPort(c.host, strconv.Itoa(c.port))
 	var last error
 	for attempt := 1; c.dialErrorLimit < 0 || attempt <= max(c.dialErrorLimit, 1); attempt++ {
