@@ -21,10 +21,12 @@ export function describeLab(name: string, fn: () => void): void {
 }
 
 /**
- * `fn` receives a getter for the suite's Lab (valid inside tests and hooks):
- *   labSuite("firewall", (lab) => { it("drops", async () => { const h = await lab().host({ name: "h1" }); ... }); });
+ * A describe() that owns one lab of any kind for its tests: started in beforeAll (which may take
+ * `startTimeoutMs`), stopped in afterAll. Skipped only by HARDEN_SKIP_LAB=1, and then it says so.
  */
-export function labSuite(name: string, fn: (lab: () => Lab) => void): void {
+export function ownedLabSuite<L extends { stop(): Promise<void> }>(
+  name: string, what: string, start: () => Promise<L>, startTimeoutMs: number, fn: (lab: () => L) => void,
+): void {
   if (labSkipped()) {
     console.warn(`[lab] SKIPPED "${name}": HARDEN_SKIP_LAB=1 is set (real-host tests did not run)`);
     describe.skip(name, () => fn(() => {
@@ -33,16 +35,24 @@ export function labSuite(name: string, fn: (lab: () => Lab) => void): void {
     return;
   }
   describe(name, () => {
-    let lab: Lab | undefined;
+    let lab: L | undefined;
     beforeAll(async () => {
-      lab = await Lab.start();
-    }, START_TIMEOUT_MS);
+      lab = await start();
+    }, startTimeoutMs);
     afterAll(async () => {
       await lab?.stop();
-    });
+    }, 120_000);
     fn(() => {
-      if (!lab) throw new Error("lab: not started (see the beforeAll error above)");
+      if (!lab) throw new Error(`${what}: not started (see the beforeAll error above)`);
       return lab;
     });
   });
+}
+
+/**
+ * `fn` receives a getter for the suite's Lab (valid inside tests and hooks):
+ *   labSuite("firewall", (lab) => { it("drops", async () => { const h = await lab().host({ name: "h1" }); ... }); });
+ */
+export function labSuite(name: string, fn: (lab: () => Lab) => void): void {
+  ownedLabSuite(name, "lab", () => Lab.start(), START_TIMEOUT_MS, fn);
 }

@@ -41,16 +41,8 @@ KEY=$(printf '%s\n' "$SUITE" "${CLOUD_PACKAGES[*]}" "${REPO_PACKAGES[*]}" "${ABS
 DIR=$CACHE/systemd/$RELEASE-$KEY
 STAMP=$DIR/.done
 
-mirror() {
-  if [ -n "${HARDEN_LAB_MIRROR:-}" ]; then echo "$HARDEN_LAB_MIRROR"; return; fi
-  local sources lists
-  sources=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
-  lists=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null || true)
-  {
-    awk 'tolower($1)=="uris:" { for (i = 2; i <= NF; i++) print $i }' <<<"$sources"
-    awk '$1=="deb" { for (i = 2; i <= NF; i++) { if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; continue } print $i; break } }' <<<"$lists"
-  } | grep -E '^(https?|file)://.*/debian/?$' | head -n1 || true
-}
+# shellcheck source=../debian-mirror.sh
+. "$(dirname "$0")/../debian-mirror.sh"
 
 mkdir -p "$CACHE/systemd"
 exec 9>"$DIR.lock"
