@@ -123,8 +123,8 @@ labSuite("pulumi up against lab hosts (execution)", (lab) => {
       expect(now.stdout).toBe("port 2222\npasswordauthentication no\n");
       expect((await ssh(host, 22, "true")).code).toBe(255); // the old port is closed after confirm
     }
-    // web1: payload + 6 steps + 1 probe; db1: 6 steps + 1 probe (the probe's refused try on 2222 is no session)
-    expect(figures[0].sessions).toEqual({ web1: 8, db1: 7 });
+    // web1: payload + 7 steps (packages first) + 1 probe; db1: 7 steps + 1 probe (the probe's refused try on 2222 is no session)
+    expect(figures[0].sessions).toEqual({ web1: 9, db1: 8 });
     expect([engine.probeFailures(web.ip), engine.probeFailures(db.ip)]).toEqual([1, 1]);
   }, 300_000);
 
@@ -147,15 +147,16 @@ labSuite("pulumi up against lab hosts (execution)", (lab) => {
     expect(figures.at(-1)!.sessions).toEqual({ web1: 1, db1: 1 });
   }, 120_000);
 
-  it("after the port moved, the operator updates the connection: firewall, sshd (and confirm) re-run on 2222, nothing reloads", async () => {
+  it("after the port moved, the operator updates the connection: packages, firewall, sshd (and confirm) re-run on 2222, nothing reloads", async () => {
     const before = [await fingerprint(web), await fingerprint(db)];
     for (const h of fleet.hosts) h.connection.port = 2222;
     const ops = await up("connection.port 22 -> 2222");
     // the drift resource records the new current endpoint (an update, one probe)
-    expect(ops.map(name).sort()).toEqual(["db1-confirm:create", "db1-drift:update", "db1-firewall:update", "db1-sshd:update",
-      "web1-confirm:create", "web1-drift:update", "web1-firewall:update", "web1-sshd:update"]);
+    // every step that ran over the old connection is an update now (packages, firewall, sshd): all in sync
+    expect(ops.map(name).sort()).toEqual(["db1-confirm:create", "db1-drift:update", "db1-firewall:update", "db1-packages:update",
+      "db1-sshd:update", "web1-confirm:create", "web1-drift:update", "web1-firewall:update", "web1-packages:update", "web1-sshd:update"]);
     expect(ops.every((e) => e.port === 2222)).toBe(true);
-    expect(figures.at(-1)!.sessions).toEqual({ web1: 4, db1: 4 });
+    expect(figures.at(-1)!.sessions).toEqual({ web1: 5, db1: 5 });
     for (const e of ops.filter((e) => e.op === "update" && !e.resource.endsWith("-drift"))) expect(e.stdout + e.stderr, name(e)).toMatch(/in sync/);
     for (const e of ops.filter((e) => e.op === "create")) expect(e.stdout + e.stderr, name(e)).toMatch(/nothing was waiting for confirmation/);
     // no rollback was armed by the re-run: past its window the host is unchanged and still reachable
