@@ -4,47 +4,15 @@
 // changes (fail2ban#3860): with `logBackend: "file"` the backend stays `auto`, exactly that case. After
 // the apply every declared jail must list the declared actions, bans must drop the attacker, and a second
 // apply must be in sync. Both log backends, two hosts side by side. Figures: FIGURE lines.
-import { readFileSync } from "node:fs";
 import { afterAll, expect, it } from "vitest";
 import { planFleet } from "../../src/plan/plan";
-import type { HostPlan } from "../../src/plan/types";
-import type { Fleet, Policy } from "../../src/policy/types";
-import type { SystemdHost, SystemdLab } from "../lab/systemd/lab";
+import type { Policy } from "../../src/policy/types";
 import { systemdLabSuite } from "../lab/systemd/suite";
-import { runPlan, type StepResult } from "../lab/plan-runner";
-import { labHostSpec } from "./lab-fleet";
-import { WEB } from "./example-fleet";
+import { applyStock, jailActions, stockFleet } from "./stock-fleet";
 
 const figures: string[] = [];
 afterAll(() => console.log(figures.map((f) => `FIGURE ${f}`).join("\n")));
 
-/** The example's web group, SSH 2222 from the runner and one attacker, who is not ignored. */
-function fleet(lab: SystemdLab, host: SystemdHost, port: number, attackerIp: string, policy: Policy): Fleet {
-  const adminKey = readFileSync(`${lab.adminKey}.pub`, "utf8").trim();
-  return {
-    defaults: {
-      ssh: { port: 2222, passwordAuthentication: false, permitRootLogin: "prohibit-password", authorizedKeys: { root: [adminKey] } },
-      firewall: { sshAllow: [`${lab.uplink}/32`, `${attackerIp}/32`] },
-      fail2ban: { ignore: [`${lab.uplink}/32`] },
-    },
-    groups: { web: WEB },
-    hosts: [{ ...labHostSpec(host, policy, ["web"]), connection: { user: "root", port } }],
-    adminSources: [`${lab.uplink}/32`],
-  };
-}
-
-async function apply(lab: SystemdLab, plan: HostPlan): Promise<StepResult[]> {
-  const results = await runPlan(plan, { identityFile: lab.adminKey });
-  const failed = results.find((r) => r.code !== 0);
-  if (failed) throw new Error(`${plan.host}: ${failed.message}\n${results.map((r) => `--- ${r.name} (rc ${r.code}, ${r.ms} ms)\n${r.stdout}${r.stderr}`).join("\n")}`);
-  return results;
-}
-
-/** The jail's actions once the server answers for it (bounded wait). */
-async function jailActions(h: SystemdHost, jail: string): Promise<string> {
-  const r = await h.exec(`timeout 60 sh -c 'until fail2ban-client status ${jail} >/dev/null 2>&1; do sleep 0.2; done'; fail2ban-client get ${jail} actions`, { timeoutMs: 70_000 });
-  return r.stdout;
-}
 
 systemdLabSuite("Debian 12 with rsyslog and its stock fail2ban jail running", (lab) => {
   const variants: { name: string; policy: Policy }[] = [
@@ -68,8 +36,8 @@ systemdLabSuite("Debian 12 with rsyslog and its stock fail2ban jail running", (l
           const before = await h.exec("fail2ban-client version; fail2ban-client get sshd logpath; fail2ban-client status | sed -n 's/.*Jail list:\\s*//p'");
           expect(before.stdout, label).toMatch(/^1\.0\.2\n[\s\S]*\/var\/log\/auth\.log\n[\s\S]*^sshd$/m);
 
-          const [first] = planFleet(fleet(lab(), h, 22, atk.ip, policy));
-          const r1 = await apply(lab(), first);
+          const [first] = planFleet(stockFleet(lab(), [{ host: h, port: 22, policy }], atk.ip));
+          const r1 = await applyStock(lab(), first);
           figures.push(`${label}: first apply ${(r1.reduce((n, r) => n + r.ms, 0) / 1000).toFixed(1)} s`);
           // exactly the declared actions, nothing left of iptables-multiport
           for (const [jail, action] of [["sshd", "nftables-multiport"], ["recidive", "nftables-allports"]]) {
@@ -81,8 +49,8 @@ systemdLabSuite("Debian 12 with rsyslog and its stock fail2ban jail running", (l
           else expect(where.stdout, label).toMatch(/_SYSTEMD_UNIT=ssh\.service/);
 
           // the no-change apply, over the new port
-          const [again] = planFleet(fleet(lab(), h, 2222, atk.ip, policy));
-          const r2 = await apply(lab(), again);
+          const [again] = planFleet(stockFleet(lab(), [{ host: h, port: 2222, policy }], atk.ip));
+          const r2 = await applyStock(lab(), again);
           for (const r of r2.filter((s) => s.name !== "confirm")) expect(r.stdout, `${label} ${r.name}`).toMatch(/in sync/);
           expect(await jailActions(h, "sshd"), label).toMatch(/^nftables-multiport$/m);
 

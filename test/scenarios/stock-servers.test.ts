@@ -3,45 +3,18 @@
 // each from its fresh stock state: first apply with package installation, the no-change apply, bans read
 // from the journal, a reboot after a confirmed apply, and a power loss before the confirm step.
 // Hosts of a test run side by side. Figures: FIGURE lines.
-import { readFileSync } from "node:fs";
 import { afterAll, expect, it } from "vitest";
 import { planFleet } from "../../src/plan/plan";
-import type { HostPlan } from "../../src/plan/types";
-import type { Fleet, Policy } from "../../src/policy/types";
 import type { SystemdHost } from "../lab/systemd/lab";
-import type { SystemdLab } from "../lab/systemd/lab";
 import { systemdLabSuite } from "../lab/systemd/suite";
 import { runPlan, type StepResult } from "../lab/plan-runner";
-import { labHostSpec } from "./lab-fleet";
-import { WEB } from "./example-fleet";
+import { applyStock, jailActions, stockFleet } from "./stock-fleet";
 
 const figures: string[] = [];
 afterAll(() => console.log(figures.map((f) => `FIGURE ${f}`).join("\n")));
 
 type Release = "debian-12" | "debian-13";
 type Kind = "stock" | "fail2ban";
-
-/** The example's web group on lab addresses: SSH 2222 from the runner and one attacker, who is not ignored. */
-function fleet(lab: SystemdLab, hosts: { host: SystemdHost; port: number }[], attackerIp: string, extra: Policy = {}): Fleet {
-  const adminKey = readFileSync(`${lab.adminKey}.pub`, "utf8").trim();
-  return {
-    defaults: {
-      ssh: { port: 2222, passwordAuthentication: false, permitRootLogin: "prohibit-password", authorizedKeys: { root: [adminKey] } },
-      firewall: { sshAllow: [`${lab.uplink}/32`, `${attackerIp}/32`] },
-      fail2ban: { ignore: [`${lab.uplink}/32`] },
-    },
-    groups: { web: { ...WEB, ...extra, firewall: { ...WEB.firewall, ...extra.firewall } } },
-    hosts: hosts.map(({ host, port }) => ({ ...labHostSpec(host, {}, ["web"]), connection: { user: "root", port } })),
-    adminSources: [`${lab.uplink}/32`],
-  };
-}
-
-async function apply(lab: SystemdLab, plan: HostPlan, onlySteps?: string[]): Promise<StepResult[]> {
-  const results = await runPlan(plan, { identityFile: lab.adminKey, onlySteps });
-  const failed = results.find((r) => r.code !== 0);
-  if (failed) throw new Error(`${plan.host}: ${failed.message}\n${results.map((r) => `--- ${r.name} (rc ${r.code}, ${r.ms} ms)\n${r.stdout}${r.stderr}`).join("\n")}`);
-  return results;
-}
 
 const perStep = (results: StepResult[]) => results.map((r) => `${r.name} ${(r.ms / 1000).toFixed(1)}s`).join(", ");
 const total = (results: StepResult[]) => (results.reduce((n, r) => n + r.ms, 0) / 1000).toFixed(1);
@@ -51,11 +24,6 @@ async function fingerprint(h: SystemdHost): Promise<string> {
   const r = await h.exec(`systemctl show -p MainPID -p ExecMainStartTimestamp ssh fail2ban
 stat -c '%n %i' /etc/ssh/sshd_config.d/00-harden.conf /etc/fail2ban/jail.d/zz-harden.local /etc/cron.allow /etc/harden/* 2>&1
 wc -l < /var/log/dpkg.log`);
-  return r.stdout;
-}
-
-async function waitJail(h: SystemdHost, jail: string): Promise<string> {
-  const r = await h.exec(`timeout 60 sh -c 'until fail2ban-client status ${jail} >/dev/null 2>&1; do sleep 0.2; done'; fail2ban-client get ${jail} actions`, { timeoutMs: 70_000 });
   return r.stdout;
 }
 
@@ -70,21 +38,21 @@ systemdLabSuite("stock Debian servers", (lab) => {
         const h = await lab().host({ name: `${kind === "stock" ? "s" : "f"}${release.slice(-2)}`, release, kind });
         const label = `${release} ${kind}`;
         try {
-          const [first] = planFleet(fleet(lab(), [{ host: h, port: 22 }], atk.ip));
-          const r1 = await apply(lab(), first);
+          const [first] = planFleet(stockFleet(lab(), [{ host: h, port: 22 }], atk.ip));
+          const r1 = await applyStock(lab(), first);
           expect(r1.find((r) => r.name === "packages")?.stdout, label).toMatch(/packages: installed: nftables/);
           figures.push(`${label}: first apply ${total(r1)} s (${perStep(r1)})`);
           // every declared jail bans with the declared action, whatever ran before (Debian 13's stock jail, 12's failed one)
-          expect(await waitJail(h, "sshd"), label).toMatch(/^nftables-multiport$/m);
-          expect(await waitJail(h, "recidive"), label).toMatch(/^nftables-allports$/m);
+          expect(await jailActions(h, "sshd"), label).toMatch(/^nftables-multiport$/m);
+          expect(await jailActions(h, "recidive"), label).toMatch(/^nftables-allports$/m);
           const state = await h.exec("systemctl is-active ssh fail2ban; systemctl is-enabled fail2ban harden-firewall harden-rollback-boot; systemctl --failed --no-legend --plain; stat -c '%a %U %G' /etc/cron.allow; command -v crontab || echo no-cron");
           expect(state.stdout, label).toBe("active\nactive\nenabled\nenabled\nenabled\n644 root root\nno-cron\n");
 
           // the no-change apply, over the new port
-          const [again] = planFleet(fleet(lab(), [{ host: h, port: 2222 }], atk.ip));
+          const [again] = planFleet(stockFleet(lab(), [{ host: h, port: 2222 }], atk.ip));
           const before = await fingerprint(h);
           const cursor = (await h.exec("journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p'")).stdout.trim();
-          const r2 = await apply(lab(), again);
+          const r2 = await applyStock(lab(), again);
           for (const r of r2.filter((s) => s.name !== "confirm")) expect(r.stdout, `${label} ${r.name}`).toMatch(/in sync/);
           expect(await fingerprint(h), label).toBe(before);
           const since = (await h.exec(`journalctl -q --no-pager -o cat --after-cursor='${cursor}' -u ssh -u fail2ban`)).stdout;
@@ -145,8 +113,8 @@ timeout 60 sh -c 'until fail2ban-client status sshd >/dev/null 2>&1; do sleep 0.
       const label = `${release} stock`;
       try {
         // a long rollback time: only the boot-time unit can undo this
-        const [plan] = planFleet(fleet(lab(), [{ host: h, port: 22 }], lab().uplink), { rollbackSeconds: 600 });
-        await apply(lab(), plan, plan.steps.filter((s) => s.name !== "confirm").map((s) => s.name));
+        const [plan] = planFleet(stockFleet(lab(), [{ host: h, port: 22 }], lab().uplink), { rollbackSeconds: 600 });
+        await applyStock(lab(), plan, plan.steps.filter((s) => s.name !== "confirm").map((s) => s.name));
         expect((await h.exec("test -f /var/lib/harden/txn/armed && systemctl list-timers --all --no-legend 'harden-rollback*' | wc -l")).stdout.trim(), label).toBe("1");
         // Debian 12: a power loss. Debian 13: a clean reboot, because the lab's power cycle of a Debian 13
         // machine SIGKILLs the early units of the next boot as well (seen in its console: remount-fs,
@@ -177,7 +145,7 @@ systemctl --failed --no-legend --plain; systemctl is-active fail2ban; systemctl 
         try {
           // the only apt source now names an address nothing answers on
           await h.exec("sed -i 's#http://[^/ ]*/#http://127.0.0.1:9/#' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null; true");
-          const [plan] = planFleet(fleet(lab(), [{ host: h, port: 22 }], lab().uplink));
+          const [plan] = planFleet(stockFleet(lab(), [{ host: h, port: 22 }], lab().uplink));
           const results = await runPlan(plan, { identityFile: lab().adminKey });
           expect(results.map((r) => `${r.name}:${r.code}`)).toEqual(["packages:1"]);
           expect(results[0].stderr).toMatch(/packages: FAILED: cannot install nftables fail2ban python3-systemd: apt-get says: .*E: /);
@@ -196,7 +164,7 @@ systemctl --failed --no-legend --plain; systemctl is-active fail2ban; systemctl 
           await h.exec(`systemd-run --quiet --unit=holdlock perl -e 'use Fcntl; open(my $f, ">", "/var/lib/dpkg/lock-frontend") or die; my $s = pack("s s x4 q q i x4", F_WRLCK, 0, 0, 0, 0); fcntl($f, F_SETLKW, $s) or die; open(my $o, ">", "/run/lock-held"); close $o; sleep 6'`);
           const held = await h.exec("timeout 5 sh -c 'until [ -e /run/lock-held ]; do sleep 0.05; done'; dpkg --configure -a 2>&1 | tr '\\n' ' '");
           expect(held.stdout).toMatch(/frontend lock was locked by .*perl process/);
-          const [plan] = planFleet(fleet(lab(), [{ host: h, port: 22 }], lab().uplink), { packageLockSeconds: 60 });
+          const [plan] = planFleet(stockFleet(lab(), [{ host: h, port: 22 }], lab().uplink), { packageLockSeconds: 60 });
           const t0 = Date.now();
           const results = await runPlan(plan, { identityFile: lab().adminKey, onlySteps: ["packages"] });
           expect(results[0].code, results[0].stderr).toBe(0);
@@ -210,9 +178,9 @@ systemctl --failed --no-legend --plain; systemctl is-active fail2ban; systemctl 
         const h = await lab().host({ name: "kup", release: "debian-13", kind: "stock" });
         try {
           await h.exec("mkdir -p /etc/systemd/logind.conf.d && printf '[Login]\\nKillUserProcesses=yes\\n' > /etc/systemd/logind.conf.d/kill.conf && systemctl restart systemd-logind && dpkg-query -W -f='${Status}' libpam-systemd");
-          const [plan] = planFleet(fleet(lab(), [{ host: h, port: 22 }], lab().uplink), { rollbackSeconds: 25 });
+          const [plan] = planFleet(stockFleet(lab(), [{ host: h, port: 22 }], lab().uplink), { rollbackSeconds: 25 });
           // every step ends its SSH session (logind kills what it left); then ssh.service restarts too
-          await apply(lab(), plan, plan.steps.filter((s) => s.name !== "confirm").map((s) => s.name));
+          await applyStock(lab(), plan, plan.steps.filter((s) => s.name !== "confirm").map((s) => s.name));
           await h.exec("systemctl restart ssh");
           expect((await h.exec("systemd-analyze cat-config systemd/logind.conf | grep -c '^KillUserProcesses=yes'; systemctl list-timers --all --no-legend 'harden-rollback*' | wc -l")).stdout).toBe("1\n1\n");
           const r = await h.exec("timeout 60 sh -c 'until [ -d /var/lib/harden/rolled-back ]; do sleep 0.2; done' && head -1 /var/lib/harden/rolled-back/rollback.log; ss -Hltn | awk '{ print $4 }' | sed 's/.*://' | sort -u | tr '\\n' ' '", { timeoutMs: 70_000 });
