@@ -47,6 +47,13 @@ export class DockerEngine {
 
   /** Starts dockerd in the host's netns and waits until it answers. */
   async start(): Promise<void> {
+    // a killed run's lab cleanup ends dockerd and its shims (they are in the host's netns) but not the
+    // containers (netns of their own): they are found by the cgroup parent this harness gave them
+    this.cleanup(true);
+    await this.launch();
+  }
+
+  private async launch(): Promise<void> {
     for (const d of ["data", "exec", "etc/upper", "etc/work", "root/upper", "root/work", "root/merged"]) mkdirSync(join(this.dir, d), { recursive: true });
     writeFileSync(join(this.dir, "daemon.json"), "{}\n");
     // chrooted, the daemon sees our dir as /hl-docker
@@ -140,23 +147,30 @@ export class DockerEngine {
   /** Restarts the daemon the way a package upgrade or `systemctl restart docker` would. */
   async restart(): Promise<void> {
     await this.stop();
-    await this.start();
+    await this.launch();
   }
 
-  /** After stop(): the cgroups docker made for its containers, and the daemon's files. */
-  cleanup(): void {
-    for (const hier of existsSync("/sys/fs/cgroup") ? readdirSync("/sys/fs/cgroup") : []) {
-      removeTree(join("/sys/fs/cgroup", hier, this.cgroup));
-    }
-    removeTree(join("/sys/fs/cgroup", this.cgroup));
+  /** After stop(): the cgroups docker made for its containers (`kill`: and what still runs in them), our files. */
+  cleanup(kill = false): void {
+    const trees = existsSync("/sys/fs/cgroup") ? readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, this.cgroup)) : [];
+    for (const tree of [...trees, join("/sys/fs/cgroup", this.cgroup)]) removeTree(tree, kill);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
 /** cgroup dirs are removed leaves first with rmdir (their files cannot be unlinked). */
-function removeTree(dir: string): void {
+function removeTree(dir: string, kill: boolean): void {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return;
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name));
+  if (kill && existsSync(join(dir, "cgroup.procs"))) {
+    for (const pid of readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name), kill);
   try {
     rmdirSync(dir);
   } catch {

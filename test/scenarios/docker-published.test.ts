@@ -7,7 +7,8 @@
 // is dropped too; containers still reach the network and each other, but not port 25 (egress smtp deny).
 // Both backends on Debian 12 (Docker 20.10) and Debian 13 (Docker 26), the four hosts stepping in
 // parallel; a second apply changes nothing and Docker's own rules are identical before and after.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { HostSpec, Policy } from "../../src/policy/types";
 import type { LabClient, LabHost } from "../lab/lab";
 import { labSuite } from "../lab/suite";
@@ -114,6 +115,9 @@ labSuite("issue 12: ports published by Docker are filtered like every other port
       "attacker alt": "open", "private alt": "open",
     });
     before.docker = await dockerRules(h());
+    // containers run under the harness's cgroup parent, where a later run finds them if this one is killed
+    const pid = (await e().must("inspect -f '{{.State.Pid}}' redis")).trim();
+    expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toContain(`/${e().cgroup}/`);
     // Docker 20.10 puts a RETURN there, later versions may leave it empty
     before.dockerUser = (await must(h(), "iptables -S DOCKER-USER")).trim().split("\n");
     figure("issue12", id, "Docker's FORWARD chain", (await must(h(), "iptables -S FORWARD")).trim().split("\n").slice(1).join(" | "));
