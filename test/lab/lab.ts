@@ -1,5 +1,6 @@
 // The project's lab of real hosts: throwaway Debian hosts made of Linux namespaces, reachable over SSH from
 // the test runner, plus bare "client" namespaces (admin, attacker) on the same bridge. See README.md here.
+import { AddressPool } from "./address-pool";
 import { ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -44,9 +45,9 @@ export class Lab {
   readonly adminKey: string;
   readonly uplink: string;
   readonly net: string;
+  private readonly addresses: AddressPool;
   private hosts = new Map<string, Host>();
   private clients = new Map<string, { ns: string; ip: string }>();
-  private used = new Set<number>([0, 1, 255]);
   private stopped = false;
   private readonly onExit = () => this.stopSync();
   private readonly onSignal = (sig: NodeJS.Signals) => {
@@ -56,6 +57,7 @@ export class Lab {
 
   private constructor(net: string, private lock: ChildProcess, private keyDir: string) {
     this.net = net;
+    this.addresses = new AddressPool(net, "lab", [1], ".1 is the uplink");
     this.uplink = `${net}.1`;
     this.adminKey = join(keyDir, "admin_ed25519");
   }
@@ -91,28 +93,6 @@ export class Lab {
     }
   }
 
-  private allocate(ip: string | undefined, from: number): string {
-    if (ip !== undefined) {
-      const m = new RegExp(`^${this.net.replace(/\./g, "\\.")}\\.(\\d{1,3})$`).exec(ip);
-      const last = m ? Number(m[1]) : NaN;
-      if (!(last > 1 && last < 255)) throw new Error(`lab: ${ip} is not a host address in ${this.net}.0/24 (.1 is the uplink)`);
-      if (this.used.has(last)) throw new Error(`lab: ${ip} is already in use`);
-      this.used.add(last);
-      return ip;
-    }
-    for (let i = from; i < 255; i++) {
-      if (!this.used.has(i)) {
-        this.used.add(i);
-        return `${this.net}.${i}`;
-      }
-    }
-    throw new Error("lab: no free address left");
-  }
-
-  private release(ip: string): void {
-    this.used.delete(Number(ip.split(".")[3]));
-  }
-
   private checkName(name: string): void {
     if (this.stopped) throw new Error("lab: stopped");
     if (!NAME_RE.test(name) || name === "lab" || name === "up") {
@@ -126,7 +106,7 @@ export class Lab {
     this.checkName(opts.name);
     const root = opts.root ?? "debian-12";
     const { dir: lowerDir } = await ensureRoot(root);
-    const ip = this.allocate(opts.ip, 11);
+    const ip = this.addresses.take(opts.ip, 11);
     // Reserve the name before awaiting so parallel host() calls with one name fail fast.
     this.hosts.set(opts.name, undefined as unknown as Host);
     try {
@@ -142,14 +122,14 @@ export class Lab {
         portName: opts.name,
         onStop: () => {
           this.hosts.delete(opts.name);
-          this.release(ip);
+          this.addresses.give(ip);
         },
       });
       this.hosts.set(opts.name, h);
       return h;
     } catch (e) {
       this.hosts.delete(opts.name);
-      this.release(ip);
+      this.addresses.give(ip);
       throw e;
     }
   }
@@ -157,14 +137,14 @@ export class Lab {
   /** A bare netns on the lab bridge (an admin workstation or an attacker); runs this machine's binaries. */
   async client(name: string, ip?: string): Promise<LabClient> {
     this.checkName(name);
-    const addr = this.allocate(ip, 100);
+    const addr = this.addresses.take(ip, 100);
     const ns = PREFIX + name;
     try {
       mustRun("ip", ["netns", "add", ns]);
       wire(ns, name, addr);
     } catch (e) {
       unwire(ns, name);
-      this.release(addr);
+      this.addresses.give(addr);
       throw e;
     }
     this.clients.set(name, { ns, ip: addr });
@@ -172,7 +152,7 @@ export class Lab {
       if (!this.clients.has(name)) return;
       stopClient(ns, name);
       this.clients.delete(name);
-      this.release(addr);
+      this.addresses.give(addr);
     };
     return {
       name,

@@ -1,6 +1,7 @@
 // The systemd lab: hosts that boot systemd as PID 1 with systemd-nspawn, from roots built like Debian's
 // cloud images (stock) or with Debian's fail2ban added, on a bridge of their own, with a local apt
 // repository served on the lab network and bare client netns (admin, attacker). See ../README.md.
+import { AddressPool } from "../address-pool";
 import { ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
@@ -43,12 +44,12 @@ const REPO_PORT = 80;
 export class SystemdLab {
   readonly adminKey: string;
   readonly net: string;
+  private readonly addresses: AddressPool;
   readonly uplink: string;
   /** the address serving the local apt repository (hosts know it as harden-lab-repo) */
   readonly repoIp: string;
   private hosts = new Map<string, SystemdHost | undefined>();
   private clients = new Map<string, string>();
-  private used = new Set<number>([0, 1, 2, 255]);
   private stopped = false;
   private repoServer?: ChildProcess;
   private readonly onExit = () => this.stopSync();
@@ -59,6 +60,7 @@ export class SystemdLab {
 
   private constructor(net: string, private lock: ChildProcess, private keyDir: string, private nspawn: string) {
     this.net = net;
+    this.addresses = new AddressPool(net, "systemd lab", [1, 2], ".1 uplink, .2 repository");
     this.uplink = `${net}.1`;
     this.repoIp = `${net}.2`;
     this.adminKey = join(keyDir, "admin_ed25519");
@@ -131,28 +133,6 @@ export class SystemdLab {
     return files;
   }
 
-  private allocate(ip: string | undefined, from: number): string {
-    if (ip !== undefined) {
-      const m = new RegExp(`^${this.net.replace(/\./g, "\\.")}\\.(\\d{1,3})$`).exec(ip);
-      const last = m ? Number(m[1]) : NaN;
-      if (!(last > 2 && last < 255)) throw new Error(`systemd lab: ${ip} is not a host address in ${this.net}.0/24 (.1 uplink, .2 repository)`);
-      if (this.used.has(last)) throw new Error(`systemd lab: ${ip} is already in use`);
-      this.used.add(last);
-      return ip;
-    }
-    for (let i = from; i < 255; i++) {
-      if (!this.used.has(i)) {
-        this.used.add(i);
-        return `${this.net}.${i}`;
-      }
-    }
-    throw new Error("systemd lab: no free address left");
-  }
-
-  private release_(ip: string): void {
-    this.used.delete(Number(ip.split(".")[3]));
-  }
-
   private checkName(name: string): void {
     if (this.stopped) throw new Error("systemd lab: stopped");
     if (!NAME_RE.test(name) || name === "sw" || name === "up") {
@@ -172,7 +152,7 @@ export class SystemdLab {
     let ip: string | undefined;
     try {
       const files = await this.release(release);
-      ip = this.allocate(opts.ip, 11);
+      ip = this.addresses.take(opts.ip, 11);
       const addr = ip;
       const h = await SystemdHost.start({
         name: opts.name,
@@ -187,14 +167,14 @@ export class SystemdLab {
         sharedKeyDir: this.keyDir,
         onStop: () => {
           this.hosts.delete(opts.name);
-          this.release_(addr);
+          this.addresses.give(addr);
         },
       });
       this.hosts.set(opts.name, h);
       return h;
     } catch (e) {
       this.hosts.delete(opts.name);
-      if (ip) this.release_(ip);
+      if (ip) this.addresses.give(ip);
       throw e;
     }
   }
@@ -202,14 +182,14 @@ export class SystemdLab {
   /** A bare netns on the lab bridge (an admin workstation or an attacker); runs this machine's binaries. */
   async client(name: string, ip?: string): Promise<LabClient> {
     this.checkName(name);
-    const addr = this.allocate(ip, 100);
+    const addr = this.addresses.take(ip, 100);
     const ns = PREFIX + name;
     try {
       mustRun("ip", ["netns", "add", ns]);
       wireClient(ns, name, addr);
     } catch (e) {
       removeNetns(ns, clientPort(name));
-      this.release_(addr);
+      this.addresses.give(addr);
       throw e;
     }
     this.clients.set(name, ns);
@@ -222,7 +202,7 @@ export class SystemdLab {
         if (!this.clients.has(name)) return;
         removeNetns(ns, clientPort(name));
         this.clients.delete(name);
-        this.release_(addr);
+        this.addresses.give(addr);
       },
     };
   }
