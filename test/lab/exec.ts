@@ -97,3 +97,19 @@ export function runAsync(cmd: string, args: string[], opts: ExecOptions = {}): P
 export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+// Commands and files inside a lab host, through nsenter with the host's namespaces (`nsArgs`, ending in
+// "--"). Files go through a process inside the host, never through /proc/<pid>/root: an absolute symlink
+// met on such a path resolves against the CALLER's root, so a write could land in this machine's real /etc.
+export function nsenterExec(nsArgs: string[], cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
+  return runAsync("nsenter", [...nsArgs, "/bin/sh", "-c", cmd], { ...opts, env: HOST_ENV });
+}
+
+export function nsenterReadFile(nsArgs: string[], path: string): string {
+  return mustRun("nsenter", [...nsArgs, "cat", "--", path], { env: HOST_ENV });
+}
+
+export function nsenterWriteFile(nsArgs: string[], path: string, content: string, mode?: number): void {
+  const chmod = mode === undefined ? "" : ` && chmod ${mode.toString(8)} "$1"`;
+  mustRun("nsenter", [...nsArgs, "/bin/sh", "-c", `cat >"$1"${chmod}`, "sh", path], { input: content, env: HOST_ENV });
+}

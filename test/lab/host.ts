@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ExecOptions, ExecResult, HOST_ENV, mustRun, runAsync, shq } from "./exec";
+import { ExecOptions, ExecResult, HOST_ENV, mustRun, nsenterExec, nsenterReadFile, nsenterWriteFile, shq } from "./exec";
 import { PREFIX, unwire, wire } from "./net";
 import { REPO_DIR, STATE_DIR } from "./paths";
 import { ProcId, childrenOf, isSame, procId, signal, sleep, sleepSync } from "./proc";
@@ -194,18 +194,15 @@ export class Host implements LabHost {
   }
 
   exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    return runAsync("nsenter", [...this.nsenter(), "/bin/sh", "-c", cmd], { ...opts, env: HOST_ENV });
+    return nsenterExec(this.nsenter(), cmd, opts);
   }
 
-  // Files go through a process inside the host, not through /proc/<pid>/root: an absolute symlink met
-  // on such a path resolves against the CALLER's root, so a write could land in this machine's real /etc.
   readFile(path: string): string {
-    return mustRun("nsenter", [...this.nsenter(), "cat", "--", path], { env: HOST_ENV });
+    return nsenterReadFile(this.nsenter(), path);
   }
 
   writeFile(path: string, content: string, mode?: number): void {
-    const chmod = mode === undefined ? "" : ` && chmod ${mode.toString(8)} "$1"`;
-    mustRun("nsenter", [...this.nsenter(), "/bin/sh", "-c", `cat >"$1"${chmod}`, "sh", path], { input: content, env: HOST_ENV });
+    nsenterWriteFile(this.nsenter(), path, content, mode);
   }
 
   async restart(service: LabService): Promise<void> {

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, copyFileSync, existsSync, chmodSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
-import { ExecOptions, ExecResult, HOST_ENV, mustRun, runAsync, shq } from "../exec";
+import { ExecOptions, ExecResult, HOST_ENV, mustRun, nsenterExec, nsenterReadFile, nsenterWriteFile, runAsync, shq } from "../exec";
 import type { HostEndpoint, LabHost, LabService } from "../host";
 import { macFor } from "../net";
 import { childrenOf, isAlive, nsOf, sleep, sleepSync } from "../proc";
@@ -237,17 +237,15 @@ export class SystemdHost implements LabHost {
 
   /** `sh -c cmd` in the guest's namespaces (not through SSH: it adds no login to the journal) */
   exec(cmd: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    return runAsync("nsenter", [...this.nsenter(), "/bin/sh", "-c", cmd], { ...opts, env: HOST_ENV });
+    return nsenterExec(this.nsenter(), cmd, opts);
   }
 
-  // Through a process inside the guest, never /proc/<pid>/root (absolute symlinks would resolve outside).
   readFile(path: string): string {
-    return mustRun("nsenter", [...this.nsenter(), "cat", "--", path], { env: HOST_ENV });
+    return nsenterReadFile(this.nsenter(), path);
   }
 
   writeFile(path: string, content: string, mode?: number): void {
-    const chmod = mode === undefined ? "" : ` && chmod ${mode.toString(8)} "$1"`;
-    mustRun("nsenter", [...this.nsenter(), "/bin/sh", "-c", `cat >"$1"${chmod}`, "sh", path], { input: content, env: HOST_ENV });
+    nsenterWriteFile(this.nsenter(), path, content, mode);
   }
 
   async restart(service: LabService): Promise<void> {
