@@ -59,9 +59,10 @@ function ownIptables(expect: DriftExpect, live: LiveFirewall): DriftItem[] {
   }
   for (const tool of ["iptables", "ip6tables"]) {
     for (const hook of expect.firewall.hooks) {
-      const builtin = hook.split(" ")[1];
-      const chain = live.chains.find((c) => c.table === tool && c.name === builtin);
-      if (!chain?.rules.includes(hook)) {
+      // "-t mangle -A FORWARD -j X": the jump is listed in that table, as "-A FORWARD -j X"
+      const [, table, rule] = /^(?:-t (\S+) )?(.*)$/.exec(hook)!;
+      const chain = live.chains.find((c) => c.table === (table ? `${tool}-${table}` : tool) && c.name === rule.split(" ")[1]);
+      if (!chain?.rules.includes(rule)) {
         items.push({ unit: "firewall", key: `firewall ${tool} ${hook}`, expected: "present", found: "missing",
           message: `firewall: ${tool}: ${quote(hook)} is missing (harden's chain is not consulted)` });
       }

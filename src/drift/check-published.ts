@@ -22,16 +22,16 @@ export function forwardFilterActive(expect: DriftExpect, live: LiveFirewall, fam
     });
   }
   const tool = family === 4 ? "iptables" : "ip6tables";
-  const chain = (name: string) => live.chains.find((c) => c.table === tool && c.name === name);
-  const loaded = fw.forwardChains.filter((k) => k.startsWith(`${tool} `)).every((key) => {
+  const chain = (table: string, name: string) => live.chains.find((c) => c.table === table && c.name === name);
+  const loaded = fw.forwardChains.filter((k) => k.startsWith(`${tool}-mangle `)).every((key) => {
     const name = key.split(" ")[1];
-    const c = chain(name);
+    const c = chain(`${tool}-mangle`, name);
     return c !== undefined && JSON.stringify([`-N ${name}`, ...c.rules]) === JSON.stringify(fw.rules[key] ?? []);
   });
-  // first in FORWARD, or first in DOCKER-USER where Docker jumps first
-  const first = chain("FORWARD")?.rules[0];
-  const hooked = first === "-A FORWARD -j HARDEN-FORWARD"
-    || (first === "-A FORWARD -j DOCKER-USER" && chain("DOCKER-USER")?.rules[0] === "-A DOCKER-USER -j HARDEN-FORWARD");
+  // in mangle FORWARD, with nothing before the jump that could accept (an ACCEPT there ends the chain)
+  const rules = chain(`${tool}-mangle`, "FORWARD")?.rules ?? [];
+  const jump = rules.indexOf("-A FORWARD -j HARDEN-FORWARD");
+  const hooked = jump >= 0 && rules.slice(0, jump).every((r) => !/ -j (ACCEPT|RETURN)\b/.test(r) && !/ -g /.test(r));
   return loaded && hooked;
 }
 

@@ -21,7 +21,8 @@ export function liveFirewall(expect: DriftExpect, fw: Observation["firewall"]): 
   }
   return {
     backend: "iptables",
-    chains: [...parseIptables("iptables", fw.output.iptables ?? []), ...parseIptables("ip6tables", fw.output.ip6tables ?? [])],
+    // the filter table as "iptables"/"ip6tables", mangle as "iptables-mangle"/"ip6tables-mangle"
+    chains: ["iptables", "ip6tables", "iptables-mangle", "ip6tables-mangle"].flatMap((t) => parseIptables(t, fw.output[t] ?? [])),
     read: readIptablesRule,
   };
 }
@@ -34,8 +35,8 @@ export function families(address: string): (4 | 6)[] {
 }
 
 function tableFamily(table: string): (4 | 6)[] {
-  if (table === "iptables") return [4];
-  if (table === "ip6tables") return [6];
+  if (table.startsWith("iptables")) return [4];
+  if (table.startsWith("ip6tables")) return [6];
   const fam = table.split(" ")[0];
   return fam === "ip" ? [4] : fam === "ip6" ? [6] : fam === "inet" ? [4, 6] : [];
 }
@@ -74,6 +75,8 @@ export function foreignAccepts(live: LiveFirewall, port: number, proto: Proto): 
       const hit = walk(chain, port, proto, lookup, live.read);
       if (hit?.verdict === "accept") out.push({ chain: hit.chain, rule: hit.rule, bypass: false });
     } else {
+      // an accept in mangle INPUT ends only the mangle chain: filter INPUT still runs
+      if (chain.table.endsWith("-mangle")) continue;
       const jump = chain.rules.findIndex((r) => live.read(r).target === IPT_ENTRY);
       const before = jump < 0 ? chain.rules : chain.rules.slice(0, jump);
       const lookup = (name: string) => live.chains.find((c) => c.table === chain.table && c.name === name);

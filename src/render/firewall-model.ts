@@ -134,12 +134,13 @@ export interface ExpectedFirewall {
   owns: string[];
   /**
    * Rule lines per chain, exactly as the tool prints them: `nft list chain inet harden <chain>`
-   * (rules only, trimmed) or `iptables -S <chain>` / `ip6tables -S <chain>` (keys "ip6tables CHAIN").
+   * (rules only, trimmed) or `iptables -S <chain>` / `ip6tables -S <chain>` (keys "ip6tables CHAIN"), for the
+   * mangle table `iptables -t mangle -S <chain>` (keys "iptables-mangle CHAIN").
    */
   rules: Record<string, string[]>;
   /** element count per named set; dynamic sets (rate meters) are not listed */
   sets: Record<string, number>;
-  /** rules the firewall adds to chains it does not own (iptables jumps) */
+  /** rules the firewall adds to chains it does not own (iptables jumps; "-t mangle -A ..." in mangle) */
   hooks: string[];
   /** how published (DNAT'd) ports are filtered: drift tells an allowed one from one the filter drops */
   published: PublishedModel;

@@ -53,11 +53,13 @@ export function firewallSummary(m: FirewallModel, owner: string): string[] {
     lines.push(`published ports (anything DNAT'd): undeclared ones stay reachable; dropped: ${dropped || "none"}`
       + " (declared ports outside their sources, internal ports not declared)");
   }
-  const smtp = m.smtpDrop.length ? `, outbound SMTP (${m.smtpDrop.join(", ")}) dropped, for containers and forwarded traffic too` : "";
-  if (!m.egressAllow) lines.push(`egress: accept${smtp}`);
+  const smtp = m.smtpDrop.length ? `, outbound SMTP (${m.smtpDrop.join(", ")}) dropped` : "";
+  // containers' connections are forwarded, not output: the summary says they are covered as well
+  const scope = "the host's and its containers' (forwarded) new connections";
+  if (!m.egressAllow) lines.push(`egress: accept${smtp}${smtp && `, for ${scope}`}`);
   else {
     const allowed = m.egressAllow.map((a) => `${from(a.to)}${a.ports.length ? ` ${a.ports.join(",")}/${a.proto}` : ""}`);
-    lines.push(`egress: allowlist (${allowed.join("; ") || "nothing"})${smtp}`);
+    lines.push(`egress: allowlist (${allowed.join("; ") || "nothing"})${smtp}, for ${scope}; between containers of one network is not egress`);
   }
   return lines;
 }

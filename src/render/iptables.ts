@@ -1,5 +1,6 @@
-// iptables backend (iptables-nft on Debian): chains HARDEN-INPUT/-OUTPUT/-SSH-LIMIT/-FORWARD/-PUBLISHED,
-// one jump from INPUT, OUTPUT, FORWARD and Docker's DOCKER-USER each, loaded with `iptables-restore --noflush`; every list is an ipset, refilled
+// iptables backend (iptables-nft on Debian): chains HARDEN-INPUT/-OUTPUT/-SSH-LIMIT/-EGRESS in the filter table,
+// HARDEN-FORWARD/-PUBLISHED/-EGRESS in mangle (its FORWARD runs before any runtime's filter rules), one jump
+// from INPUT, OUTPUT and mangle FORWARD each, loaded with `iptables-restore --noflush`; every list is an ipset, refilled
 // under a temporary name and swapped in. Allowed traffic RETURNs instead of ACCEPTing, so rules
 // others keep in INPUT after our jump (fail2ban's bans) still see it; what is not allowed is DROPped.
 import type { Artifact, Payload } from "./artifact";
@@ -13,10 +14,13 @@ export const RULES6 = "/etc/harden/firewall6.rules";
 export const LOADER = "/etc/harden/firewall-load";
 export const SERVICE = "/etc/systemd/system/harden-firewall.service";
 export const TRANSITION_SET = "harden-ssh-trans";
-export const CHAINS = ["HARDEN-INPUT", "HARDEN-OUTPUT", "HARDEN-SSH-LIMIT", "HARDEN-FORWARD", "HARDEN-PUBLISHED"] as const;
-/** jumps into our chains from chains we do not own; DOCKER-USER is created if missing, never flushed */
-export const HOOKS = ["-A INPUT -j HARDEN-INPUT", "-A OUTPUT -j HARDEN-OUTPUT", "-A FORWARD -j HARDEN-FORWARD",
-  "-A DOCKER-USER -j HARDEN-FORWARD"] as const;
+/** our chains per table; drift and the expectations name a mangle chain "iptables-mangle CHAIN" */
+export const CHAINS = {
+  filter: ["HARDEN-INPUT", "HARDEN-OUTPUT", "HARDEN-SSH-LIMIT", "HARDEN-EGRESS"],
+  mangle: ["HARDEN-FORWARD", "HARDEN-PUBLISHED", "HARDEN-EGRESS"],
+} as const;
+/** jumps into our chains from built-in chains; Docker's DOCKER-USER is left alone */
+export const HOOKS = ["-A INPUT -j HARDEN-INPUT", "-A OUTPUT -j HARDEN-OUTPUT", "-t mangle -A FORWARD -j HARDEN-FORWARD"] as const;
 const T = "firewall/iptables";
 
 interface IpSet {
@@ -100,12 +104,13 @@ function rulesData(m: FirewallModel, family: 4 | 6, sets: IpSet[]) {
     publishedDrop: m.published.drop,
     publishedOtherwise: m.published.undeclared === "drop" ? "DROP" : "RETURN",
     allowlist: m.egressAllow !== null,
-    smtpDrop: m.smtpDrop.join(","),
-    egressAllow: (m.egressAllow ?? []).flatMap((a) =>
-      a.to[v].map((cidr) => ({
-        dest: withPrefix(cidr, family),
-        ports: a.ports.length ? ` -p ${a.proto} -m multiport --dports ${a.ports.join(",")}` : "",
-      }))),
+    // HARDEN-EGRESS, the same in both tables: SMTP dropped, allowed destinations, then (allowlist) the rest
+    egress: [
+      ...(m.smtpDrop.length ? [`-p tcp -m multiport --dports ${m.smtpDrop.join(",")} -j DROP`] : []),
+      ...(m.egressAllow ?? []).flatMap((a) => a.to[v].map((cidr) =>
+        `-d ${withPrefix(cidr, family)}${a.ports.length ? ` -p ${a.proto} -m multiport --dports ${a.ports.join(",")}` : ""} -j RETURN`)),
+      ...(m.egressAllow ? ["-j DROP"] : []),
+    ],
     nd: family === 6 ? [133, 135, 136].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t}`) : [],
   };
 }
@@ -175,20 +180,24 @@ export function expectedIptables(m: FirewallModel): ExpectedFirewall {
   const files = renderRules(m, sets);
   const rules: Record<string, string[]> = {};
   for (const [tool, text] of [["iptables", files.v4], ["ip6tables", files.v6]] as const) {
-    for (const chain of CHAINS) {
-      // `iptables -S CHAIN` prints "-N CHAIN" first, then the chain's rules in order
-      rules[`${tool} ${chain}`] = [`-N ${chain}`, ...text.split("\n").filter((l) => l.startsWith(`-A ${chain} `))];
+    // the file's *filter section, then its *mangle one
+    const [filter, mangle] = text.split("\n*mangle\n");
+    for (const [table, lines, key] of [["filter", filter, tool], ["mangle", mangle, `${tool}-mangle`]] as const) {
+      for (const chain of CHAINS[table]) {
+        // `iptables [-t mangle] -S CHAIN` prints "-N CHAIN" first, then the chain's rules in order
+        rules[`${key} ${chain}`] = [`-N ${chain}`, ...lines.split("\n").filter((l) => l.startsWith(`-A ${chain} `))];
+      }
     }
   }
   const sizes: Record<string, number> = Object.fromEntries(sets.map((s) => [s.name, s.size]));
   sizes[TRANSITION_SET] = 0;
   return {
     backend: "iptables",
-    owns: [...CHAINS.map((c) => `chain ${c}`), ...Object.keys(sizes).map((s) => `ipset ${s}`)],
+    owns: [...CHAINS.filter.map((c) => `chain ${c}`), ...CHAINS.mangle.map((c) => `mangle chain ${c}`), ...Object.keys(sizes).map((s) => `ipset ${s}`)],
     rules,
     sets: sizes,
     hooks: [...HOOKS],
     published: m.published,
-    forwardChains: ["iptables", "ip6tables"].flatMap((t) => [`${t} HARDEN-FORWARD`, `${t} HARDEN-PUBLISHED`]),
+    forwardChains: ["iptables", "ip6tables"].flatMap((t) => CHAINS.mangle.map((c) => `${t}-mangle ${c}`)),
   };
 }

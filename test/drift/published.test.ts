@@ -26,25 +26,31 @@ const resolved = (undeclared: "drop" | "accept" = "drop") => host({
   publishedPorts: { undeclared },
 });
 
-/** iptables -S as the host prints it once harden's unit ran next to Docker. */
-function filterLines(rules: Record<string, string[]>, tool: string, dockerUserFirst = true): string[] {
+/** iptables -S as the host prints it once harden's unit ran next to Docker (Docker's accepts first in FORWARD). */
+function filterLines(rules: Record<string, string[]>, tool: string): string[] {
   const ours = Object.entries(rules).filter(([k]) => k.startsWith(`${tool} `)).flatMap(([, v]) => v);
   return [
     "-P INPUT ACCEPT", "-P FORWARD DROP", "-P OUTPUT ACCEPT", "-N DOCKER", "-N DOCKER-USER",
     ...ours,
     "-A INPUT -j HARDEN-INPUT", "-A OUTPUT -j HARDEN-OUTPUT",
-    "-A FORWARD -j DOCKER-USER", "-A FORWARD -o docker0 -j DOCKER", "-A FORWARD -j HARDEN-FORWARD",
-    ...(dockerUserFirst ? ["-A DOCKER-USER -j HARDEN-FORWARD", "-A DOCKER-USER -j RETURN"] : ["-A DOCKER-USER -j RETURN"]),
+    "-A FORWARD -j DOCKER-USER", "-A FORWARD -o docker0 -j DOCKER", "-A DOCKER-USER -j RETURN",
   ];
 }
 
-function setup(undeclared: "drop" | "accept" = "drop", dockerUserFirst = true) {
+/** iptables -t mangle -S: harden's forward filter, hooked first (or `before` ahead of it). */
+function mangleLines(rules: Record<string, string[]>, tool: string, before: string[]): string[] {
+  const ours = Object.entries(rules).filter(([k]) => k.startsWith(`${tool}-mangle `)).flatMap(([, v]) => v);
+  return ["-P PREROUTING ACCEPT", "-P INPUT ACCEPT", "-P FORWARD ACCEPT", ...ours, ...before, "-A FORWARD -j HARDEN-FORWARD"];
+}
+
+function setup(undeclared: "drop" | "accept" = "drop", before: string[] = []) {
   const plan = planHost(resolved(undeclared), new PayloadCache());
+  const rules = plan.expect.firewall.rules;
   const fw: Observation["firewall"] = {
     error: null, rc: { iptables: 0, ip6tables: 0 }, sets: {},
     output: {
-      iptables: filterLines(plan.expect.firewall.rules, "iptables", dockerUserFirst),
-      ip6tables: filterLines(plan.expect.firewall.rules, "ip6tables", dockerUserFirst),
+      iptables: filterLines(rules, "iptables"), ip6tables: filterLines(rules, "ip6tables"),
+      "iptables-mangle": mangleLines(rules, "iptables", before), "ip6tables-mangle": mangleLines(rules, "ip6tables", before),
       "nat.iptables": NAT,
     },
   };
@@ -77,8 +83,8 @@ describe("published ports against the policy", () => {
     expect(items[0].message).toContain("published 0.0.0.0:8080/tcp (DNAT to 172.17.0.3:8080) is not in the policy: harden's forward filter drops it");
   });
 
-  it("filter bypassed (our jump gone from DOCKER-USER, ours in FORWARD after Docker's accepts): every exposure is drift", () => {
-    const { expect: e, fw, live } = setup("drop", false);
+  it("filter bypassed (an ACCEPT ahead of our jump in mangle FORWARD): every exposure is drift", () => {
+    const { expect: e, fw, live } = setup("drop", ["-A FORWARD -o docker0 -j ACCEPT"]);
     expect(forwardFilterActive(e, live, 4)).toBe(false);
     const items = checkPublished(e, fw, live);
     expect(items.map((i) => [i.key, i.unit, i.info ?? false])).toEqual([
@@ -89,7 +95,7 @@ describe("published ports against the policy", () => {
 
   it("a rule changed in HARDEN-PUBLISHED means the filter is not the planned one", () => {
     const { expect: e, fw } = setup();
-    fw.output.iptables = fw.output.iptables.map((l) => (l === "-A HARDEN-PUBLISHED -j DROP" ? "-A HARDEN-PUBLISHED -j RETURN" : l));
+    fw.output["iptables-mangle"] = fw.output["iptables-mangle"].map((l) => (l === "-A HARDEN-PUBLISHED -j DROP" ? "-A HARDEN-PUBLISHED -j RETURN" : l));
     const live = liveFirewall(e, fw);
     expect(forwardFilterActive(e, live, 4)).toBe(false);
     expect(checkPublished(e, fw, live).every((i) => !i.info)).toBe(true);
@@ -100,5 +106,13 @@ describe("published ports against the policy", () => {
     expect(checkPublished(e, fw, live)).toEqual([]);
     fw.output["nat.iptables"] = [...NAT, "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 27017 -j DNAT --to-destination 172.17.0.9:27017"];
     expect(checkPublished(e, fw, live).map((i) => [i.key, i.info])).toEqual([["published tcp *:27017 v4", true]]);
+  });
+
+  it("a mark or log rule ahead of our jump does not bypass it; the jump missing does", () => {
+    const marked = setup("drop", ["-A FORWARD -j MARK --set-xmark 0x1/0xffffffff"]);
+    expect(forwardFilterActive(marked.expect, marked.live, 4)).toBe(true);
+    const { expect: e, fw } = setup();
+    fw.output["iptables-mangle"] = fw.output["iptables-mangle"].filter((l) => l !== "-A FORWARD -j HARDEN-FORWARD");
+    expect(forwardFilterActive(e, liveFirewall(e, fw), 4)).toBe(false);
   });
 });

@@ -59,7 +59,8 @@ describe("iptables + ipset firewall in a network namespace", () => {
     const want = expectedFirewall(web("iptables"));
     for (const [key, lines] of Object.entries(want.rules)) {
       const [tool, chain] = key.split(" ");
-      expect(nsx(NS, `${tool} -S ${chain}`).out.trim().split("\n"), key).toEqual(lines);
+      const list = tool.endsWith("-mangle") ? `${tool.replace("-mangle", "")} -t mangle` : tool;
+      expect(nsx(NS, `${list} -S ${chain}`).out.trim().split("\n"), key).toEqual(lines);
     }
     for (const [set, size] of Object.entries(want.sets)) {
       expect(nsx(NS, `ipset list -t ${set} | awk -F': ' '/^Number of entries/ {print $2}'`).out.trim(), set).toBe(String(size));
@@ -75,7 +76,7 @@ describe("iptables + ipset firewall in a network namespace", () => {
     expect(nsx(NS, "iptables -I HARDEN-INPUT 1 -p tcp --dport 6379 -j RETURN").code).toBe(0);
     const rule = u.snippet(["verify"]);
     expect(rule.code).not.toBe(0);
-    expect(rule.err).toContain("firewall: FAILED: chains HARDEN-* or sets differ from the installed rules: +iptables -A HARDEN-INPUT -p tcp -m tcp --dport 6379 -j RETURN");
+    expect(rule.err).toContain("firewall: FAILED: chains HARDEN-* or sets differ from the installed rules: +iptables filter -A HARDEN-INPUT -p tcp -m tcp --dport 6379 -j RETURN");
     expect(u.snippet(["activate", "verify"], { install: true, sshdPorts: [2222] }).err).toBe("");
     expect(nsx(NS, "ipset del harden-ssh-4 10.0.0.0/8 && ipset add harden-ssh-4 11.0.0.0/8").code).toBe(0);
     const swapped = u.snippet(["verify"]);
@@ -84,19 +85,23 @@ describe("iptables + ipset firewall in a network namespace", () => {
     expect(foreign()).toBe(f2bBefore);
   });
 
-  it("hooks HARDEN-FORWARD first into Docker's DOCKER-USER (kept, never flushed) and FORWARD; uninstall takes back only its own", () => {
+  it("hooks HARDEN-FORWARD first into mangle FORWARD, leaves Docker's DOCKER-USER and FORWARD alone, takes over from an earlier version's filter-table hooks; uninstall takes back only its own", () => {
     const u = harness();
+    // what an earlier harden left: its forward filter in the filter table, hooked from FORWARD and DOCKER-USER
+    expect(nsx(NS, "iptables -N HARDEN-FORWARD && iptables -A HARDEN-FORWARD -j RETURN && iptables -I FORWARD 1 -j HARDEN-FORWARD"
+      + " && iptables -I DOCKER-USER 1 -j HARDEN-FORWARD && ip6tables -N HARDEN-PUBLISHED").code).toBe(0);
     expect(u.snippet(["activate", "verify"], { install: true, sshdPorts: [2222] }).err).toBe("");
-    expect(nsx(NS, "iptables -S DOCKER-USER").out.trim().split("\n")).toEqual(["-N DOCKER-USER", "-A DOCKER-USER -j HARDEN-FORWARD", "-A DOCKER-USER -j RETURN"]);
-    expect(nsx(NS, "iptables -S FORWARD").out.trim().split("\n")).toEqual(["-P FORWARD ACCEPT", "-A FORWARD -j HARDEN-FORWARD", "-A FORWARD -j DOCKER-USER"]);
-    // no Docker on IPv6 here: harden creates DOCKER-USER so a runtime started later finds the jump in place
-    expect(nsx(NS, "ip6tables -S DOCKER-USER").out.trim().split("\n")).toEqual(["-N DOCKER-USER", "-A DOCKER-USER -j HARDEN-FORWARD"]);
+    expect(nsx(NS, "iptables -t mangle -S FORWARD; ip6tables -t mangle -S FORWARD").out.trim().split("\n"))
+      .toEqual(["-P FORWARD ACCEPT", "-A FORWARD -j HARDEN-FORWARD", "-P FORWARD ACCEPT", "-A FORWARD -j HARDEN-FORWARD"]);
+    expect(nsx(NS, "iptables -S DOCKER-USER").out.trim().split("\n")).toEqual(["-N DOCKER-USER", "-A DOCKER-USER -j RETURN"]);
+    expect(nsx(NS, "iptables -S FORWARD").out.trim().split("\n")).toEqual(["-P FORWARD ACCEPT", "-A FORWARD -j DOCKER-USER"]);
+    expect(nsx(NS, "iptables -S; ip6tables -S").out).not.toMatch(/HARDEN-(FORWARD|PUBLISHED)/);
     // a second load adds no duplicate jump
     expect(u.snippet(["activate"], { install: true, sshdPorts: [2222] }).code).toBe(0);
-    expect(nsx(NS, "iptables -S | grep -c -- '-j HARDEN-FORWARD'").out.trim()).toBe("2");
+    expect(nsx(NS, "iptables -t mangle -S | grep -c -- '-j HARDEN-FORWARD'").out.trim()).toBe("1");
     expect(u.snippet(["uninstall"]).code).toBe(0);
+    expect(nsx(NS, "iptables -t mangle -S; ip6tables -t mangle -S").out).not.toContain("HARDEN");
     expect(nsx(NS, "iptables -S DOCKER-USER").out.trim().split("\n")).toEqual(["-N DOCKER-USER", "-A DOCKER-USER -j RETURN"]);
-    expect(nsx(NS, "ip6tables -S DOCKER-USER").code).not.toBe(0); // the one harden made is gone
     expect(foreign()).toBe(f2bBefore);
     expect(u.snippet(["activate"], { install: true, sshdPorts: [2222] }).code).toBe(0); // as the next test expects
   });
@@ -129,7 +134,7 @@ describe("iptables + ipset firewall in a network namespace", () => {
     expect(fresh.snippet(["activate"], { install: true }).code).toBe(0);
     expect(fresh.snippet(["restore"]).code).toBe(0);
     expect(nsx(NS, "ipset list -n").out.trim()).toBe("");
-    expect(nsx(NS, "iptables -S; ip6tables -S").out).not.toContain("HARDEN");
+    expect(nsx(NS, "iptables -S; ip6tables -S; iptables -t mangle -S; ip6tables -t mangle -S").out).not.toContain("HARDEN");
     expect(foreign()).toBe(f2bBefore);
   });
 

@@ -16,6 +16,9 @@ import { isAlive } from "../lab/proc";
 const CLIENT = "/usr/bin/docker";
 export const IMAGE = "local/bb";
 const READY_MS = 60_000;
+/** the containers' IPv6 network */
+export const CONTAINER_NET6 = "fd00:d0c::/64";
+const DAEMON_CONFIG = { ipv6: true, "fixed-cidr-v6": CONTAINER_NET6, experimental: true, ip6tables: true };
 
 const LAYER_SCRIPT = join(__dirname, "docker-layer.sh");
 
@@ -55,7 +58,9 @@ export class DockerEngine {
 
   private async launch(): Promise<void> {
     for (const d of ["data", "exec", "etc/upper", "etc/work", "root/upper", "root/work", "root/merged"]) mkdirSync(join(this.dir, d), { recursive: true });
-    writeFileSync(join(this.dir, "daemon.json"), "{}\n");
+    // IPv6 as a server with IPv6 would run it: containers get addresses of their own and ports are
+    // published by ip6tables DNAT too (experimental before Docker 27)
+    writeFileSync(join(this.dir, "daemon.json"), `${JSON.stringify(DAEMON_CONFIG)}\n`);
     // chrooted, the daemon sees our dir as /hl-docker
     const d = this.lower ? "/hl-docker" : this.dir;
     const args = [
