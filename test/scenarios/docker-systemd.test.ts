@@ -20,6 +20,8 @@ import { applyStock, stockFleet } from "./stock-fleet";
 
 const CASES = [
   { release: "debian-12", backend: "iptables", name: "dk12ipt" },
+  { release: "debian-12", backend: "nftables", name: "dk12nft" },
+  { release: "debian-13", backend: "iptables", name: "dk13ipt" },
   { release: "debian-13", backend: "nftables", name: "dk13nft" },
 ] as const;
 type Case = (typeof CASES)[number];
@@ -128,7 +130,7 @@ systemdLabSuite("issue 12 on stock servers running Debian's docker.io (systemd h
     await published(h, "after the reboot");
     figure("issue12-systemd", id, `reboot to SSH on 2222 ${boot.sshMs} ms, to containers published again`, Date.now() - t0, "ms");
     const order = await must(h, "systemctl show -p ActiveEnterTimestampMonotonic --value harden-firewall; systemctl show -p InactiveExitTimestampMonotonic --value containerd docker");
-    const [firewall, containerd, docker] = order.trim().split("\n").map(Number);
+    const [firewall, containerd, docker] = order.split("\n").filter(Boolean).map(Number);
     expect(firewall, `${id}: harden-firewall before containerd and docker: ${order}`).toBeGreaterThan(0);
     expect(firewall, `${id}: harden-firewall before containerd: ${order}`).toBeLessThan(containerd);
     expect(firewall, `${id}: harden-firewall before docker: ${order}`).toBeLessThan(docker);
@@ -146,7 +148,7 @@ systemdLabSuite("issue 12 on stock servers running Debian's docker.io (systemd h
     for (const s of r.filter((x) => x.name !== "confirm")) expect(`${s.name}: ${s.code} ${s.stdout}`).toMatch(new RegExp(`^${s.name}: 0 .*in sync`, "s"));
     expect(await rules()).toBe(before);
     const d = await checkHost(p, { identityFile: lab().adminKey, timeoutMs: 30_000 });
-    expect(d.items.filter((i) => !i.info).map((i) => i.message)).toEqual([]);
+    expect(d.items.filter((i) => !i.info).map((i) => `${i.key}: ${i.message}`).join("\n")).toBe("");
     expect(d.items.filter((i) => i.info).map((i) => i.key)).toEqual(["published tcp *:8080 v4"]);
     expect(d.status).toBe("in-sync");
   }));
