@@ -104,6 +104,8 @@ systemdLabSuite("issue 12 on stock servers running Debian's docker.io (systemd h
   }));
 
   it("after the apply: 6379 and 16379 only from the private client, undeclared 8080 from nobody", () => eachCase(async (c, h) => {
+    const daemons = "systemctl show -p MainPID -p ExecMainStartTimestampMonotonic docker containerd";
+    const before = await must(h, daemons);
     const t0 = Date.now();
     const r = await applyStock(lab(), plan(lab(), c, 22));
     figure("issue12-systemd", `${c.release} ${c.backend}`, "first apply (packages included)", Date.now() - t0, "ms");
@@ -111,6 +113,8 @@ systemdLabSuite("issue 12 on stock servers running Debian's docker.io (systemd h
     expect(r[0].stdout).toMatch(c.backend === "nftables" ? /installed: .*\bnftables\b/ : /installed: .*\bipset\b/);
     expect(r[0].stdout).not.toMatch(/installed: .*\biptables\b/);
     expect(await reach(h)).toEqual(FILTERED);
+    // nothing restarted Docker or its containers (docker.io's recommends include needrestart, an apt hook)
+    expect(await must(h, daemons)).toBe(before);
   }));
 
   it("the same after `systemctl restart docker`: Docker makes its chains again, harden's filter stays in front", () => eachCase(async (c, h) => {
@@ -136,6 +140,8 @@ systemdLabSuite("issue 12 on stock servers running Debian's docker.io (systemd h
     expect(firewall, `${id}: harden-firewall before docker: ${order}`).toBeLessThan(docker);
     expect(await reach(h)).toEqual(FILTERED);
     expect((await h.exec("systemctl --failed --no-legend --plain")).stdout).toBe("");
+    // the boot-time loader made DOCKER-USER with harden's jump; Docker, starting later, kept both
+    if (c.backend === "iptables") expect((await must(h, "iptables -S DOCKER-USER")).split("\n")[1]).toBe("-A DOCKER-USER -j HARDEN-FORWARD");
   }));
 
   it("a second apply is in sync and changes no rule; drift reports 8080 as published, blocked, in sync", () => eachCase(async (c, h) => {
