@@ -3,8 +3,8 @@
 // three `--restart always` containers publishing 6379, 8080 and 16379->6379. Before the apply the attacker
 // reaches all three; after it 6379/16379 answer only the private client and 8080 nobody. The same after
 // `systemctl restart docker` and after a reboot (harden-firewall.service loads before docker.service, Docker
-// then makes its chains again and the containers come back); a second apply is in sync. Each release's host
-// runs one backend, the hosts step in parallel. Figures: FIGURE lines.
+// then makes its chains again and the containers come back); a second apply is in sync; the teardown leaves
+// Docker's rules exactly. Both backends on both releases, four hosts stepping in parallel. Figures: FIGURE lines.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { checkHost } from "../../src/drift/check-host";
 import { planFleet } from "../../src/plan/plan";
@@ -157,5 +157,16 @@ systemdLabSuite("issue 12 on stock servers running Debian's docker.io (systemd h
     expect(d.items.filter((i) => !i.info).map((i) => `${i.key}: ${i.message}`).join("\n")).toBe("");
     expect(d.items.filter((i) => i.info).map((i) => i.key)).toEqual(["published tcp *:8080 v4"]);
     expect(d.status).toBe("in-sync");
+  }));
+
+  it("teardown (destroy) removes only harden's rules: Docker's stay exactly, every published port is reachable again", () => eachCase(async (c, h) => {
+    const docker4 = () => must(h, "iptables-save | sed -e '/^#/d' -e 's/\\[[0-9]*:[0-9]*\\]$//' | grep -v HARDEN");
+    const before = await docker4();
+    const r = await lab().ssh(h.endpoint(2222), "sh -s", { input: plan(lab(), c, 2222).teardown, timeoutMs: 120_000 });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await docker4()).toBe(before);
+    const left = await h.exec("{ iptables-save; ip6tables-save; } | grep -c HARDEN; ipset list -n 2>/dev/null | grep -c '^harden-'; nft list tables 2>/dev/null | grep -c 'inet harden'");
+    expect(left.stdout).toBe("0\n0\n0\n");
+    expect(await reach(h)).toEqual(Object.fromEntries(Object.keys(FILTERED).map((k) => [k, "open"])));
   }));
 }, { releases: ["debian-12", "debian-13"] });
