@@ -7,7 +7,7 @@ import type { LabClient } from "./lab";
 import type { LabRoot } from "./roots";
 import type { SshRunOptions } from "./ssh";
 import { labSuite } from "./suite";
-import type { HostKind } from "./systemd/cache";
+import { KINDS, type HostKind } from "./systemd/cache";
 import { systemdLabSuite } from "./systemd/suite";
 
 export type LabFlavour = "namespace" | "systemd";
@@ -39,8 +39,8 @@ export function labFlavours(): LabFlavour[] {
 
 export function systemdKind(): HostKind {
   const k = process.env.HARDEN_SYSLAB_KIND ?? "stock";
-  if (k !== "stock" && k !== "fail2ban") throw new Error(`HARDEN_SYSLAB_KIND: unknown kind "${k}" (stock, fail2ban)`);
-  return k;
+  if (!(KINDS as readonly string[]).includes(k)) throw new Error(`HARDEN_SYSLAB_KIND: unknown kind "${k}" (${KINDS.join(", ")})`);
+  return k as HostKind;
 }
 
 /** `fn` runs once per flavour; the suite on systemd hosts is named "<name> [systemd hosts]". */

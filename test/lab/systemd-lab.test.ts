@@ -1,6 +1,7 @@
-// Self-test of the systemd lab: both releases and both kinds boot systemd to "running" (Debian 12's stock
+// Self-test of the systemd lab: both releases and every kind boot systemd to "running" (Debian 12's stock
 // fail2ban to "degraded": its fail2ban does not start, as on a real server), look like a stock server
-// (journald only, no rsyslog, nft, crontab; fail2ban only on that kind), install from the local repository,
+// (journald only, no rsyslog, nft, crontab; fail2ban only on that kind; the docker kind's docker.service
+// runs a container), install from the local repository,
 // reboot and power-cycle with a fresh firewall each boot, and leave nothing behind.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -27,7 +28,7 @@ systemdLabSuite("systemd lab self-test", (lab) => {
   for (const release of RELEASES) {
     for (const kind of KINDS) {
       describe(`${release} ${kind}`, () => {
-        const name = `${kind === "stock" ? "st" : "fb"}${release.slice(-2)}`;
+        const name = `${{ stock: "st", fail2ban: "fb", docker: "dk" }[kind]}${release.slice(-2)}`;
         let h: SystemdHost;
         beforeAll(async () => {
           const files = await lab().release(release);
@@ -53,6 +54,12 @@ systemdLabSuite("systemd lab self-test", (lab) => {
           } else {
             expect(h.boots[0].state).toBe("running");
             expect((await h.exec("systemctl --failed --no-legend --plain | cut -d' ' -f1")).stdout.trim()).toBe("");
+          }
+          if (kind === "docker") {
+            // started by the guest's systemd at boot; runc can make a container (the kind's nspawn options)
+            expect((await h.exec("systemctl is-active docker containerd")).stdout).toBe("active\nactive\n");
+            const run = await h.exec("d=$(mktemp -d) && mkdir $d/bin && cp /bin/busybox $d/bin/ && tar -C $d -c . | docker import - selftest >/dev/null && docker run --rm selftest /bin/busybox echo ran", { timeoutMs: 60_000 });
+            expect(run.stdout + run.stderr).toBe("ran\n");
           }
           if (kind === "fail2ban" && release === "debian-13") {
             // Debian 13's works out of the box (journal backend, nftables); its jail comes up ~10 s after start

@@ -15,6 +15,13 @@ import { isAlive } from "../lab/proc";
 /** Debian's client; another `docker` may come first on PATH */
 const CLIENT = "/usr/bin/docker";
 export const IMAGE = "local/bb";
+/** what the image holds besides busybox itself: symlinks to it */
+export const IMAGE_TOOLS = ["sh", "nc", "sleep", "echo", "cat"];
+
+/** `docker run` arguments of a container answering PONG on `port` inside, published as `publish` (-p syntax). */
+export function listenerRun(name: string, publish: string, port: number): string {
+  return `run -d --name ${shq(name)} --restart always --stop-timeout 1 -p ${shq(publish)} ${IMAGE} nc -ll -p ${port} -e echo PONG`;
+}
 const READY_MS = 60_000;
 /** the containers' IPv6 network */
 export const CONTAINER_NET6 = "fd00:d0c::/64";
@@ -108,7 +115,7 @@ export class DockerEngine {
     const bb = "/bin/busybox";
     if (!existsSync(bb)) throw new Error("busybox-static is not installed (/bin/busybox missing)");
     writeFileSync(join(root, "bin", "busybox"), readFileSync(bb), { mode: 0o755 });
-    for (const tool of ["sh", "nc", "sleep", "echo", "cat"]) {
+    for (const tool of IMAGE_TOOLS) {
       const link = join(root, "bin", tool);
       if (!existsSync(link)) symlinkSync("busybox", link);
     }
@@ -126,9 +133,9 @@ export class DockerEngine {
     return r.stdout;
   }
 
-  /** A container answering PONG on `port` inside, published as `publish` (docker's -p syntax). */
+  /** A container answering PONG on `port` inside, published as `publish` (see listenerRun). */
   async listener(name: string, publish: string, port: number): Promise<void> {
-    await this.must(`run -d --name ${shq(name)} --restart always --stop-timeout 1 -p ${shq(publish)} ${IMAGE} nc -ll -p ${port} -e echo PONG`);
+    await this.must(listenerRun(name, publish, port));
   }
 
   async ip(name: string): Promise<string> {

@@ -6,6 +6,8 @@
 #   repo/      a flat apt repository with the .debs of every package a plan may install (and their
 #              dependencies, resolved against stock/), fetched once from Debian's archive
 #   fail2ban/  stock/ plus Debian's fail2ban installed from repo/ as `apt-get install fail2ban` leaves it
+#   docker/    stock/ plus Debian's docker.io installed from repo/ as `apt-get install docker.io` leaves it
+#              (docker.service enabled), and busybox-static: the tests' container image is made from it
 # RELEASE: debian-12 (bookworm) or debian-13 (trixie). Prints the folder on its last line.
 # The folder is $HARDEN_LAB_CACHE/systemd/RELEASE-KEY (cache default: /var/cache/harden-lab), KEY a hash of
 # the suite, the package lists and LAYOUT, so a changed list builds anew; DIR/.done is written last.
@@ -31,13 +33,15 @@ CLOUD_PACKAGES=(systemd systemd-sysv dbus libpam-systemd openssh-server openssh-
   systemd-timesyncd)
 # Everything a plan may install, with recommends (a superset of what --no-install-recommends needs).
 REPO_PACKAGES=(nftables iptables ipset fail2ban python3-systemd python3-pyinotify whois cron rsyslog logrotate)
+# The docker kind's packages (also served by repo/): Debian's Docker, and busybox for an image without a registry.
+DOCKER_PACKAGES=(docker.io busybox-static)
 # never on a stock root
-ABSENT=(nftables cron rsyslog fail2ban)
+ABSENT=(nftables cron rsyslog fail2ban docker.io)
 
 # Bump when the build makes something different from the same lists.
-LAYOUT=2
+LAYOUT=3
 CACHE=${HARDEN_LAB_CACHE:-/var/cache/harden-lab}
-KEY=$(printf '%s\n' "$SUITE" "${CLOUD_PACKAGES[*]}" "${REPO_PACKAGES[*]}" "${ABSENT[*]}" "layout $LAYOUT" | sha256sum | cut -c1-12)
+KEY=$(printf '%s\n' "$SUITE" "${CLOUD_PACKAGES[*]}" "${REPO_PACKAGES[*]}" "${DOCKER_PACKAGES[*]}" "${ABSENT[*]}" "layout $LAYOUT" | sha256sum | cut -c1-12)
 DIR=$CACHE/systemd/$RELEASE-$KEY
 STAMP=$DIR/.done
 
@@ -93,6 +97,7 @@ t2=$(date +%s)
 D=$DIR/repo.tmp
 mkdir -p "$D/debs"
 REPO_MOUNT=$D/debs in_root "$S" apt-get install -y -qq -d -o Dir::Cache::archives=/srv/lab-repo "${REPO_PACKAGES[@]}"
+REPO_MOUNT=$D/debs in_root "$S" apt-get install -y -qq -d -o Dir::Cache::archives=/srv/lab-repo "${DOCKER_PACKAGES[@]}"
 rm -rf "$D/debs/partial" "$D/debs/lock"
 ( cd "$D" && dpkg-scanpackages -m debs /dev/null >Packages 2>>"$LOG" && gzip -9nk Packages )
 {
@@ -136,13 +141,25 @@ REPO_MOUNT=$D in_root "$F" apt-get update -qq
 REPO_MOUNT=$D in_root "$F" apt-get install -y -qq fail2ban
 [ -e "$F/etc/systemd/system/multi-user.target.wants/fail2ban.service" ] || die "fail2ban is not enabled in the fail2ban root"
 finish_root "$F"
+
+# The docker kind: Debian's docker.io as `apt-get install docker.io` leaves it (recommends included; its
+# postinst enables docker.service and containerd.service, so they start on every boot).
+K=$DIR/docker.tmp
+cp -a "$S" "$K"
+echo "deb [trusted=yes] file:///srv/lab-repo ./" >"$K/etc/apt/sources.list"
+rm -rf "$K/var/lib/apt/lists/"*
+REPO_MOUNT=$D in_root "$K" apt-get update -qq
+REPO_MOUNT=$D in_root "$K" apt-get install -y -qq "${DOCKER_PACKAGES[@]}"
+[ -e "$K/etc/systemd/system/multi-user.target.wants/docker.service" ] || die "docker.service is not enabled in the docker root"
+finish_root "$K"
 finish_root "$S"
 t4=$(date +%s)
 
-mv "$D" "$DIR/repo"; mv "$S" "$DIR/stock"; mv "$F" "$DIR/fail2ban"
+mv "$D" "$DIR/repo"; mv "$S" "$DIR/stock"; mv "$F" "$DIR/fail2ban"; mv "$K" "$DIR/docker"
 OPENSSH=$(chroot "$DIR/stock" dpkg-query -W -f='${Version}' openssh-server)
+DOCKER=$(chroot "$DIR/docker" dpkg-query -W -f='${Version}' docker.io)
 SYSTEMD=$(chroot "$DIR/stock" dpkg-query -W -f='${Version}' systemd)
-echo "release=$RELEASE suite=$SUITE mirror=$MIRROR systemd=$SYSTEMD openssh=$OPENSSH debs=$(ls "$DIR/repo/debs" | wc -l) debootstrap=$((t1 - t0))s cloud=$((t2 - t1))s repo=$((t3 - t2))s fail2ban=$((t4 - t3))s total=$((t4 - t0))s" >"$STAMP.tmp"
+echo "release=$RELEASE suite=$SUITE mirror=$MIRROR systemd=$SYSTEMD openssh=$OPENSSH docker=$DOCKER debs=$(ls "$DIR/repo/debs" | wc -l) debootstrap=$((t1 - t0))s cloud=$((t2 - t1))s repo=$((t3 - t2))s fail2ban+docker=$((t4 - t3))s total=$((t4 - t0))s" >"$STAMP.tmp"
 mv "$STAMP.tmp" "$STAMP"
 echo "build-release: done: $(cat "$STAMP")" >&2
 echo "$DIR"

@@ -1,6 +1,6 @@
 // What systemd lab hosts boot from, built once per machine into a cache OUTSIDE the checkout, so later runs
-// and fresh clones on the same machine reuse it: per release a stock root, a fail2ban root and the local apt
-// repository (build-release.sh), and the systemd-nspawn binary matching this machine (fetch-nspawn.sh).
+// and fresh clones on the same machine reuse it: per release a stock root, a fail2ban root, a docker root and
+// the local apt repository (build-release.sh), and the systemd-nspawn binary matching this machine (fetch-nspawn.sh).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runAsync } from "../exec";
@@ -8,8 +8,8 @@ import { labCacheDir } from "../paths";
 
 export type Release = "debian-12" | "debian-13";
 export const RELEASES: readonly Release[] = ["debian-12", "debian-13"];
-export type HostKind = "stock" | "fail2ban";
-export const KINDS: readonly HostKind[] = ["stock", "fail2ban"];
+export type HostKind = "stock" | "fail2ban" | "docker";
+export const KINDS: readonly HostKind[] = ["stock", "fail2ban", "docker"];
 
 /** HARDEN_LAB_CACHE overrides the default; the systemd lab uses its "systemd" subfolder. */
 export function cacheDir(): string {
@@ -18,7 +18,7 @@ export function cacheDir(): string {
 
 export interface ReleaseFiles {
   release: Release;
-  /** holds stock/, fail2ban/ and repo/ */
+  /** holds stock/, fail2ban/, docker/ and repo/ */
   dir: string;
   /** the build's stamp: versions and build times */
   stamp: string;

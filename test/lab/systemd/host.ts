@@ -19,6 +19,18 @@ import { REPO_HOST, SWITCH_NS } from "./net";
 const UNIT: Record<LabService, string> = { sshd: "ssh", fail2ban: "fail2ban", cron: "cron", rsyslog: "rsyslog" };
 const BOOT_TIMEOUT_MS = 90_000;
 
+/**
+ * nspawn options beyond the stock set, per kind (see test/lab/README.md's list of differences). Docker's
+ * runc needs two system calls nspawn's filter refuses (EPERM): keyctl, to give each container a session
+ * keyring ("unable to join session keyring"), and bpf, for cgroup v2's device filter
+ * ("bpf_prog_query(BPF_CGROUP_DEVICE) failed"). Nothing else: cgroups, capabilities and storage as nspawn has them.
+ */
+export const KIND_NSPAWN_OPTIONS: Record<HostKind, string[]> = {
+  stock: [],
+  fail2ban: [],
+  docker: ["--system-call-filter=keyctl bpf"],
+};
+
 export interface SystemdHostSpec {
   name: string;
   ip: string;
@@ -147,7 +159,7 @@ export class SystemdHost implements LabHost {
     const cgroups = machineCgroups(spec.name);
     const log = openSync(join(hd, "supervisor.log"), "w");
     // detached: a Ctrl-C of the test runner reaches the lab's handlers, not the machine. stdin: the lease.
-    const child = spawn("bash", [join(__dirname, "machine.sh"), spec.name, hd, spec.lowerDir, SWITCH_NS, spec.nspawn, cgroups.join(" ")],
+    const child = spawn("bash", [join(__dirname, "machine.sh"), spec.name, hd, spec.lowerDir, SWITCH_NS, spec.nspawn, cgroups.join(" "), ...KIND_NSPAWN_OPTIONS[spec.kind]],
       { detached: true, stdio: ["pipe", log, log], env: HOST_ENV });
     closeSync(log);
     child.unref();
@@ -184,8 +196,8 @@ export class SystemdHost implements LabHost {
     return this.boot.leader;
   }
 
-  /** Waits for boot number `n`: its nspawn, the guest's PID 1, the end of boot, then an SSH banner. */
-  private async waitBoot(n: number, t0: number): Promise<Boot> {
+  /** Waits for boot number `n`: its nspawn, the guest's PID 1, the end of boot, then an SSH banner on `sshPort`. */
+  private async waitBoot(n: number, t0: number, sshPort = 22): Promise<Boot> {
     const deadline = Date.now() + BOOT_TIMEOUT_MS;
     const fail = (why: string) =>
       new Error(`systemd lab: host ${this.name} (${this.release}, ${this.kind}) boot ${n}: ${why}\n--- console ---\n${this.console().split("\n").slice(-40).join("\n")}`);
@@ -218,7 +230,7 @@ export class SystemdHost implements LabHost {
     if (state !== "running" && state !== "degraded") throw fail(`systemctl is-system-running --wait: ${state || r.stderr.trim()} (exit ${r.code})`);
     const runningMs = Date.now() - t0;
     try {
-      await waitBanner(this.ip, 22, deadline);
+      await waitBanner(this.ip, sshPort, deadline);
     } catch (e) {
       throw fail((e as Error).message);
     }
@@ -283,13 +295,13 @@ export class SystemdHost implements LabHost {
     return nsOf(this.pid, "net") ?? "";
   }
 
-  /** `systemctl reboot` inside; resolves when the next boot answers SSH. */
-  async reboot(): Promise<Boot> {
+  /** `systemctl reboot` inside; resolves when the next boot answers SSH on `sshPort` (a hardened host's port). */
+  async reboot(opts: { sshPort?: number } = {}): Promise<Boot> {
     const n = this.boot.n + 1;
     const t0 = Date.now();
     const r = await this.exec("systemctl reboot", { timeoutMs: 30_000 });
     if (r.code !== 0) throw new Error(`systemd lab: ${this.name}: systemctl reboot -> exit ${r.code}: ${r.stderr}`);
-    return this.waitBoot(n, t0);
+    return this.waitBoot(n, t0, opts.sshPort);
   }
 
   /**

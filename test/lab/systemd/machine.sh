@@ -1,5 +1,5 @@
 #!/bin/bash
-# machine.sh NAME HOSTDIR LOWER SWITCH_NS NSPAWN CGROUP_DIRS - boots one systemd lab machine, again and again:
+# machine.sh NAME HOSTDIR LOWER SWITCH_NS NSPAWN CGROUP_DIRS [NSPAWN_OPTION...] - boots one systemd lab machine, again and again:
 # every boot is a fresh systemd-nspawn (so a fresh network namespace, and with it a fresh firewall) over
 # the same overlay upper dir, like a server that reboots with its disk.
 #   after a boot ends: HOSTDIR/halt exists -> stop; exit 133 (`systemctl reboot` inside) or HOSTDIR/again
@@ -8,6 +8,7 @@
 # Events for the lab go to HOSTDIR/events: "boot N PID" (PID: the nspawn process) and "exit N CODE".
 set -u
 NAME=$1 HD=$2 LOWER=$3 SW=$4 NSPAWN=$5 CGROUPS=$6   # CGROUPS: space-separated cgroup dirs of this machine
+shift 6                                              # "$@": extra nspawn options of this machine's kind
 exec 3<&0 </dev/null
 cat <&3 >/dev/null &
 LEASE=$!
@@ -28,10 +29,11 @@ while :; do
       mount -t tmpfs -o mode=0755 lab-run /run/systemd
       mount -t overlay overlay -o "lowerdir=$2,upperdir=$1/upper,workdir=$1/work" "$1/merged"
       export SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1
-      exec "$3" --quiet --register=no --keep-unit --boot --directory="$1/merged" --machine="$4" \
+      HD=$1 NSPAWN=$3 NAME=$4; shift 4
+      exec "$NSPAWN" --quiet --register=no --keep-unit --boot --directory="$HD/merged" --machine="$NAME" \
         --network-bridge=br0 --link-journal=no --resolv-conf=off --timezone=off --console=read-only \
-        --kill-signal=SIGRTMIN+3
-    ' machine "$HD" "$LOWER" "$NSPAWN" "$NAME"
+        --kill-signal=SIGRTMIN+3 "$@"
+    ' machine "$HD" "$LOWER" "$NSPAWN" "$NAME" "$@"
   ) >>"$HD/console.log" 2>&1 &
   pid=$!
   echo "boot $boot $pid" >>"$HD/events"
