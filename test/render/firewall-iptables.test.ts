@@ -138,6 +138,21 @@ describe("iptables + ipset firewall in a network namespace", () => {
     expect(foreign()).toBe(f2bBefore);
   });
 
+  it("rolls back to an earlier harden's layout (forward filter in the filter table, hooked from FORWARD and DOCKER-USER)", () => {
+    const u = harness();
+    expect(u.snippet(["uninstall"]).code).toBe(0);
+    expect(nsx(NS, "iptables -N HARDEN-FORWARD && iptables -A HARDEN-FORWARD -m conntrack --ctstate DNAT -j DROP"
+      + " && iptables -I FORWARD 1 -j HARDEN-FORWARD && iptables -I DOCKER-USER 1 -j HARDEN-FORWARD").code).toBe(0);
+    const before = state();
+    expect(u.snippet(["snapshot", "activate"], { install: true }).code).toBe(0);
+    expect(nsx(NS, "iptables -S").out).not.toContain("HARDEN-FORWARD");
+    const back = u.snippet(["restore"]);
+    expect(back.err).toBe("");
+    expect(state()).toBe(before);
+    expect(u.snippet(["uninstall"]).code).toBe(0);
+    expect(foreign()).toBe(f2bBefore);
+  });
+
   it("loads a 100,000-CIDR blocklist with ipset restore + swap, verifies, uninstalls", () => {
     const big = host({ backend: "iptables", sshAllow: ["10.0.0.0/8"], blocklists: [{ name: "drop100k", cidrs: bigList(100_000) }] });
     const u = harness(big);

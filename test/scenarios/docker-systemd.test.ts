@@ -117,7 +117,7 @@ systemdLabSuite("issue 12 on stock servers running Debian's docker.io (systemd h
     expect(await must(h, daemons)).toBe(before);
   }));
 
-  it("the same after `systemctl restart docker`: Docker makes its chains again, harden's filter stays in front", () => eachCase(async (c, h) => {
+  it("the same after `systemctl restart docker`: Docker makes its chains again, harden's filter stays in front (mangle FORWARD)", () => eachCase(async (c, h) => {
     const pid = () => must(h, "systemctl show -p MainPID --value docker");
     const pid0 = await pid();
     const t0 = Date.now();
@@ -126,7 +126,7 @@ systemdLabSuite("issue 12 on stock servers running Debian's docker.io (systemd h
     figure("issue12-systemd", `${c.release} ${c.backend}`, "systemctl restart docker to containers published again", Date.now() - t0, "ms");
     expect(await pid()).not.toBe(pid0);
     expect(await reach(h)).toEqual(FILTERED);
-    if (c.backend === "iptables") expect((await must(h, "iptables -S DOCKER-USER")).split("\n")[1]).toBe("-A DOCKER-USER -j HARDEN-FORWARD");
+    if (c.backend === "iptables") expect((await must(h, "iptables -t mangle -S FORWARD")).split("\n")[1]).toBe("-A FORWARD -j HARDEN-FORWARD");
   }));
 
   it("the same after a reboot: harden's firewall is loaded before docker.service starts, the containers come back filtered", () => eachCase(async (c, h) => {
@@ -142,8 +142,8 @@ systemdLabSuite("issue 12 on stock servers running Debian's docker.io (systemd h
     expect(firewall, `${id}: harden-firewall before docker: ${order}`).toBeLessThan(docker);
     expect(await reach(h)).toEqual(FILTERED);
     expect((await h.exec("systemctl --failed --no-legend --plain")).stdout).toBe("");
-    // the boot-time loader made DOCKER-USER with harden's jump; Docker, starting later, kept both
-    if (c.backend === "iptables") expect((await must(h, "iptables -S DOCKER-USER")).split("\n")[1]).toBe("-A DOCKER-USER -j HARDEN-FORWARD");
+    // the boot-time loader hooked mangle FORWARD; Docker, starting later, makes its chains in filter and nat only
+    if (c.backend === "iptables") expect((await must(h, "iptables -t mangle -S FORWARD")).split("\n")[1]).toBe("-A FORWARD -j HARDEN-FORWARD");
   }));
 
   it("a second apply is in sync and changes no rule; drift reports 8080 as published, blocked, in sync", () => eachCase(async (c, h) => {
