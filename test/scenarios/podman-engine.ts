@@ -47,7 +47,8 @@ export class PodmanEngine {
   readonly dir: string;
   readonly cgroup: string;
 
-  constructor(readonly host: LabHost, private readonly lower: string) {
+  /** `firewallDriver`: netavark's (podman 5's containers.conf firewall_driver); unset: the release's default */
+  constructor(readonly host: LabHost, private readonly lower: string, private readonly firewallDriver?: "iptables" | "nftables") {
     this.dir = join(RUN_DIR, "podman", host.name);
     this.cgroup = `hl-podman-${host.name}`;
   }
@@ -71,6 +72,7 @@ export class PodmanEngine {
       `runtime = "${RUNTIME}"`,
       "[network]",
       'network_backend = "netavark"',
+      ...(this.firewallDriver ? [`firewall_driver = "${this.firewallDriver}"`] : []),
       "",
     ].join("\n"));
     const m = join(this.dir, "root", "merged");

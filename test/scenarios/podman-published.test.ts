@@ -23,7 +23,11 @@ import { checkHost } from "../../src/drift/check-host";
 
 const BACKENDS = ["nftables", "iptables"] as const;
 type Backend = (typeof BACKENDS)[number];
-const CASES = (["debian-12", "debian-13"] as const).flatMap((root) => BACKENDS.map((backend) => ({ root, backend, id: `${root} ${backend}` })));
+/** `driver`: netavark's firewall driver forced (Debian 13's default is nftables; its iptables driver is checked too) */
+const CASES: { root: "debian-12" | "debian-13"; backend: Backend; driver?: "iptables"; id: string }[] = [
+  ...(["debian-12", "debian-13"] as const).flatMap((root) => BACKENDS.map((backend) => ({ root, backend, id: `${root} ${backend}` }))),
+  { root: "debian-13", backend: "iptables", driver: "iptables", id: "debian-13 iptables, netavark's iptables driver" },
+];
 interface Case {
   id: string;
   backend: Backend;
@@ -72,9 +76,9 @@ labSuite("issue 12: ports published by Podman are filtered like every other port
     [atk, priv, mx] = await Promise.all([lab().client("attacker"), lab().client("private"), lab().client("mx")]);
     await Promise.all([startListener(mx, 25), startListener(mx, 80)]);
     const lower13 = await podmanLower("debian-13");
-    await Promise.all(CASES.map(async ({ root, id }, i) => {
+    await Promise.all(CASES.map(async ({ root, id, driver: forced }, i) => {
       const h = await lab().host({ name: `pod${i}`, root });
-      const e = new PodmanEngine(h, root === "debian-13" ? lower13 : await podmanLower(root));
+      const e = new PodmanEngine(h, root === "debian-13" ? lower13 : await podmanLower(root), forced);
       hosts[id] = h;
       engines[id] = e;
       const t0 = Date.now();
