@@ -100,7 +100,7 @@ labSuite("issue 12: ports published by Podman are filtered like every other port
 
   afterAll(async () => {
     await Promise.all(Object.values(engines).map((e) => e.stop()));
-    for (const e of Object.values(engines)) e.cleanup();
+    for (const e of Object.values(engines)) e.cleanup(true);
   }, 120_000);
 
   const policy = (backend: Backend): Policy => ({
