@@ -11,18 +11,15 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { HostSpec, Policy } from "../../src/policy/types";
+import type { HostSpec } from "../../src/policy/types";
 import type { LabClient, LabHost } from "../lab/lab";
 import { labSuite } from "../lab/suite";
 import { PodmanEngine, podmanLower } from "./podman-engine";
-import { firewallState } from "./host-state";
 import { figure, must, probe, startListener } from "./incidents-helpers";
+import { eachCase as runCases, expectBypassIsDrift, expectPublishedInfo, expectSecondApplyInSync, FILTERED, publishedPolicy, reach, REACHABLE, type Backend } from "./published-ports";
 import { applyOrThrow, labDefaults, labFleet, labHostSpec, labPlans } from "./lab-fleet";
-import { runPlan } from "../lab/plan-runner";
-import { checkHost } from "../../src/drift/check-host";
 
-const BACKENDS = ["nftables", "iptables"] as const;
-type Backend = (typeof BACKENDS)[number];
+const BACKENDS: Backend[] = ["nftables", "iptables"];
 /** `driver`: netavark's firewall driver forced (Debian 13's default is nftables; its iptables driver is checked too) */
 const CASES: { root: "debian-12" | "debian-13"; backend: Backend; driver?: "iptables"; id: string }[] = [
   ...(["debian-12", "debian-13"] as const).flatMap((root) => BACKENDS.map((backend) => ({ root, backend, id: `${root} ${backend}` }))),
@@ -35,7 +32,6 @@ interface Case {
   e: () => PodmanEngine;
   before: { podman?: string };
 }
-const PORTS = { redis: 6379, web: 8080, alt: 16379 };
 
 /**
  * netavark's own rules: its chains and the rules naming them in iptables-save, and its nft table when it
@@ -103,47 +99,18 @@ labSuite("issue 12: ports published by Podman are filtered like every other port
     for (const e of Object.values(engines)) e.cleanup(true);
   }, 120_000);
 
-  const policy = (backend: Backend): Policy => ({
-    firewall: {
-      backend,
-      services: [
-        { port: PORTS.redis, from: [`${priv.ip}/32`], comment: "redis container" },
-        { port: PORTS.alt, from: [`${priv.ip}/32`], comment: "redis container on host port 16379" },
-      ],
-      egress: { smtp: "deny" },
-    },
-  });
   const spec = (id: string, backend: Backend, port: number): HostSpec =>
-    ({ ...labHostSpec(hosts[id], policy(backend)), connection: { user: "root", port } });
-
-  /** What the attacker and the private network reach, every published port probed at once. */
-  async function reach(h: LabHost): Promise<Record<string, string>> {
-    const entries = await Promise.all(Object.entries(PORTS).flatMap(([name, port]) => [
-      probe(atk, h.ip, port, 2).then((r) => [`attacker ${name}`, r] as const),
-      probe(priv, h.ip, port, 2).then((r) => [`private ${name}`, r] as const),
-    ]));
-    return Object.fromEntries(entries);
-  }
-  const FILTERED = {
-    "attacker redis": "timeout", "private redis": "open",
-    "attacker web": "timeout", "private web": "timeout",
-    "attacker alt": "timeout", "private alt": "open",
-  };
+    ({ ...labHostSpec(hosts[id], publishedPolicy(backend, priv)), connection: { user: "root", port } });
+  const plan = (id: string, backend: Backend) => labPlans(labFleet(lab(), [spec(id, backend, 2222)], labDefaults(lab())))[0];
+  const reachFrom = (h: LabHost) => reach(h, atk, priv);
 
   const state: Record<string, { podman?: string }> = {};
-  /** One step on every host at once (the cases are independent); a failure names its case. */
-  async function eachCase(fn: (c: Case) => Promise<void>): Promise<void> {
-    const results = await Promise.allSettled(CASES.map((c) =>
-      fn({ ...c, h: () => hosts[c.id], e: () => engines[c.id], before: (state[c.id] ??= {}) })));
-    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${CASES[i].id}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
-    if (failed.length) throw new Error(failed.join("\n\n"));
-  }
+  /** One step on every host at once. */
+  const eachCase = (fn: (c: Case) => Promise<void>) => runCases(CASES.map((c) =>
+    ({ ...c, h: () => hosts[c.id], e: () => engines[c.id], before: (state[c.id] ??= {}) })), fn);
 
   it("before the apply: the attacker reaches every published port; containers and conmon run under the harness's cgroup parent", () => eachCase(async ({ id, h, e, before }) => {
-    expect(await reach(h())).toEqual({
-      "attacker redis": "open", "private redis": "open", "attacker web": "open", "private web": "open",
-      "attacker alt": "open", "private alt": "open",
-    });
+    expect(await reachFrom(h())).toEqual(REACHABLE);
     before.podman = await podmanRules(h());
     const pid = (await e().must("inspect -f '{{.State.Pid}}' redis")).trim();
     expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toContain(`/${e().cgroup}/`);
@@ -156,7 +123,7 @@ labSuite("issue 12: ports published by Podman are filtered like every other port
     const t0 = Date.now();
     await applyOrThrow(lab(), labPlans(labFleet(lab(), [spec(id, backend, 22)], labDefaults(lab())))[0]);
     figure("issue12-podman", id, "apply", Date.now() - t0, "ms");
-    expect(await reach(h())).toEqual(FILTERED);
+    expect(await reachFrom(h())).toEqual(FILTERED);
     expect(await podmanRules(h())).toBe(before.podman);
   }));
 
@@ -174,7 +141,7 @@ labSuite("issue 12: ports published by Podman are filtered like every other port
     const t0 = Date.now();
     await e().must("restart --time 1 redis web alt");
     figure("issue12-podman", id, "podman restart of three containers", Date.now() - t0, "ms");
-    expect(await reach(h())).toEqual(FILTERED);
+    expect(await reachFrom(h())).toEqual(FILTERED);
   }));
 
   it("a container published after the apply is dropped, wherever netavark puts its rules", () => eachCase(async ({ id, backend, h, e }) => {
@@ -188,43 +155,16 @@ labSuite("issue 12: ports published by Podman are filtered like every other port
 
   it("harden drift: undeclared published ports are information (the host stays in sync); 127.0.0.1-published is not an exposure", () => eachCase(async ({ id, backend, e }) => {
     await e().listener("local", "127.0.0.1:11211:11211", 11211);
-    const plan = labPlans(labFleet(lab(), [spec(id, backend, 2222)], labDefaults(lab())))[0];
-    const c = await checkHost(plan, { identityFile: lab().adminKey, timeoutMs: 30_000 });
-    const info = c.items.filter((i) => i.info).map((i) => i.key).sort();
-    expect(info).toEqual(["published tcp *:8080 v4", "published tcp *:9200 v4"]);
-    expect(c.items.filter((i) => !i.info).map((i) => i.message)).toEqual([]);
-    expect(c.status).toBe("in-sync");
-    expect(c.items.find((i) => i.key === "published tcp *:9200 v4")?.message)
-      .toMatch(/^published 0\.0\.0\.0:9200\/tcp \(DNAT to 10\.88\.0\.\d+:9200, Elasticsearch port\) is not in the policy: harden's forward filter drops it/);
+    await expectPublishedInfo(plan(id, backend), lab().adminKey, "10.88.0.");
   }));
 
-  it("a second apply changes nothing: every unit in sync, the whole ruleset identical, netavark's rules too", () => eachCase(async ({ id, backend, h, before }) => {
-    const fw0 = await firewallState(h());
-    const pm0 = await podmanRules(h());
-    const r = await runPlan(labPlans(labFleet(lab(), [spec(id, backend, 2222)], labDefaults(lab())))[0], { identityFile: lab().adminKey });
-    expect(r.map((s) => [s.name, s.code])).toEqual(r.map((s) => [s.name, 0]));
-    expect(r.find((s) => s.name === "firewall")?.stdout).toBe("firewall: in sync\n");
-    const fw1 = await firewallState(h());
-    expect(fw1.iptables).toBe(fw0.iptables);
-    expect(fw1.nft).toBe(fw0.nft);
-    expect(fw1.ipset).toBe(fw0.ipset);
-    expect(await podmanRules(h())).toBe(pm0);
+  it("a second apply changes nothing: every unit in sync, the whole ruleset identical, netavark's rules too", () => eachCase(async ({ id, backend, h }) => {
+    await expectSecondApplyInSync(h(), plan(id, backend), lab().adminKey, () => podmanRules(h()));
   }));
 
   it("with the forward filter bypassed, drift reports the published ports as reachable against the policy; an apply heals", () => eachCase(async ({ id, backend, h }) => {
     const bypass = backend === "nftables" ? "nft flush chain inet harden published" : "iptables -D FORWARD -j HARDEN-FORWARD";
-    await must(h(), bypass);
-    expect(await probe(atk, h().ip, PORTS.web, 2)).toBe("open");
-    const plan = labPlans(labFleet(lab(), [spec(id, backend, 2222)], labDefaults(lab())))[0];
-    const c = await checkHost(plan, { identityFile: lab().adminKey, timeoutMs: 30_000 });
-    expect(c.status).toBe("drift");
-    const exposed = c.items.filter((i) => i.key.startsWith("published ")).map((i) => [i.key, i.info ?? false]).sort();
-    expect(exposed).toEqual([
-      ["published tcp *:16379 v4", false], ["published tcp *:6379 v4", false], ["published tcp *:8080 v4", false], ["published tcp *:9200 v4", false],
-    ]);
-    await applyOrThrow(lab(), plan);
-    expect(await reach(h())).toEqual(FILTERED);
-    expect((await checkHost(plan, { identityFile: lab().adminKey, timeoutMs: 30_000 })).status).toBe("in-sync");
+    await expectBypassIsDrift(h(), plan(id, backend), lab().adminKey, bypass, atk, priv);
   }));
 
   it("nothing of podman's landed in this machine's /var/lib/containers, /run, /etc/containers, /dev/shm or cgroup root", () => {
