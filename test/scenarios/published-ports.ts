@@ -5,7 +5,7 @@ import { expect } from "vitest";
 import { checkHost } from "../../src/drift/check-host";
 import type { HostPlan } from "../../src/plan/types";
 import type { Policy } from "../../src/policy/types";
-import type { LabClient, LabHost } from "../lab/lab";
+import type { ExecResult, LabClient, LabHost } from "../lab/lab";
 import { runPlan } from "../lab/plan-runner";
 import { firewallState } from "./host-state";
 import { must, probe } from "./incidents-helpers";
@@ -91,4 +91,11 @@ export async function expectBypassIsDrift(h: LabHost, plan: HostPlan, identityFi
   await applyOrThrow({ adminKey: identityFile }, plan);
   expect(await reach(h, atk, priv)).toEqual(FILTERED);
   expect((await checkHost(plan, { identityFile, timeoutMs: 30_000 })).status).toBe("in-sync");
+}
+
+/** From inside container "web" (`exec`: the engine's exec of a shell line there): redis answers, the network does, port 25 does not. */
+export async function expectContainersReach(exec: (sh: string) => Promise<ExecResult>, redisIp: string, mx: LabClient): Promise<void> {
+  expect((await exec(`nc -w 2 ${redisIp} 6379 < /dev/null`)).stdout.trim()).toBe("PONG");
+  expect((await exec(`nc -w 2 ${mx.ip} 80 < /dev/null`)).code).toBe(0);
+  expect((await exec(`nc -w 2 ${mx.ip} 25 < /dev/null`)).code).not.toBe(0);
 }
