@@ -97,6 +97,14 @@ describe("ports published by Podman (netavark)", () => {
     }
   });
 
+  it("the probe records the nft ruleset on iptables hosts too (nat.nft), where netavark's nft driver DNATs", () => {
+    const probeOf = (backend: "iptables" | "nftables") => planHost(host({ backend, services: [{ port: 6379, from: ["10.0.0.0/8"] }] }), new PayloadCache()).probe;
+    expect(probeOf("iptables")).toMatch(/if has nft; then out=\$\(nft -t list ruleset 2> \/dev\/null\) && printf '%s\\n' "\$out" \| rec fw nat\.nft; fi/);
+    // an nftables host records the whole ruleset as `nft` already
+    expect(probeOf("nftables")).not.toContain("nat.nft");
+    expect(probeOf("nftables")).toContain("rec fw nft");
+  });
+
   it("an iptables host with netavark's nft table: undeclared ports are information while our filter holds, drift once it is bypassed", () => {
     const { expect: e, fw } = setup();
     fw.output["nat.iptables"] = [];
