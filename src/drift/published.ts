@@ -72,7 +72,8 @@ export function publishedPorts(fw: Observation["firewall"]): PublishedPort[] {
   const all = [
     ...fromIptables(4, fw.output["nat.iptables"] ?? []),
     ...fromIptables(6, fw.output["nat.ip6tables"] ?? []),
-    ...fromNft(fw.output.nft ?? []),
+    // the whole ruleset on an nftables host; next to harden's iptables rules, read for native nft DNAT
+    ...fromNft([...(fw.output.nft ?? []), ...(fw.output["nat.nft"] ?? [])]),
   ];
   const seen = new Set<string>();
   return all.filter((p) => {

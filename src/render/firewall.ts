@@ -45,7 +45,7 @@ export function firewallSummary(m: FirewallModel, owner: string): string[] {
     lines.push(`blocklist ${b.name}: ${count} networks dropped${b.large ? " (payload)" : ""}`);
   }
   if (m.published.undeclared === "drop") {
-    lines.push("WARNING published ports (Docker -p, port forwards, NodePorts: anything DNAT'd): only the ports above, "
+    lines.push("WARNING published ports (Docker or Podman -p, port forwards, NodePorts: anything DNAT'd): only the ports above, "
       + "from the same sources, matched on the port as published; every other published port is DROPPED "
       + "(on a host that runs containers this cuts their undeclared ports)");
   } else {

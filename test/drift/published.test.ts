@@ -1,5 +1,7 @@
 // Published ports (DNAT) in drift: read from the nat rules, judged against the policy and against whether
 // harden's forward filter is in place. Rule texts as iptables-nft 1.8.9 prints Docker 20.10's rules.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkPublished, forwardFilterActive } from "../../src/drift/check-published";
 import { liveFirewall } from "../../src/drift/live-firewall";
@@ -71,6 +73,57 @@ describe("published ports from the nat rules", () => {
       "\t\tip daddr 203.0.113.10 tcp dport 8443 dnat to 10.88.0.2:443", "\t\tudp dport 5353 counter packets 1 bytes 60 dnat to 10.88.0.3:53", "\t}", "}"];
     const p = publishedPorts({ error: null, rc: {}, sets: {}, output: { nft } });
     expect(p.map((x) => [x.proto, x.port, x.address, x.to])).toEqual([["tcp", 8443, "203.0.113.10", "10.88.0.2:443"], ["udp", 5353, null, "10.88.0.3:53"]]);
+  });
+});
+
+// netavark's rules as captured on lab hosts with five containers published (6379, 8080, 16379 to 6379, 9200,
+// 127.0.0.1:11211): Podman 4.3 / netavark 1.4 (iptables driver, `iptables -t nat -S`, Debian 12) and
+// Podman 5.4 / netavark 1.14 (nftables driver, its `table inet netavark`, Debian 13)
+const fixture = (name: string) => readFileSync(join(__dirname, "fixtures", name), "utf8").trimEnd().split("\n");
+const NETAVARK_IPTABLES = fixture("netavark-1.4-nat.iptables");
+const NETAVARK_NFT = fixture("netavark-1.14.nft");
+const PODMAN_PORTS = [
+  [6379, null, "10.88.0.5:6379"], [8080, null, "10.88.0.6:8080"], [16379, null, "10.88.0.7:6379"], [9200, null, "10.88.0.8:9200"],
+  [11211, "127.0.0.1", "10.88.0.9:11211"],
+];
+
+describe("ports published by Podman (netavark)", () => {
+  it("reads netavark 1.4's NETAVARK-DN-* DNAT rules, not its SETMARK jumps or the HOSTPORT-DNAT dispatch", () => {
+    const p = publishedPorts({ error: null, rc: {}, sets: {}, output: { "nat.iptables": NETAVARK_IPTABLES } });
+    expect(p.map((x) => [x.port, x.address, x.to])).toEqual(PODMAN_PORTS);
+    expect(p.every((x) => x.rule.startsWith("-A NETAVARK-DN-1D8721804F16F ") && x.family === 4 && x.proto === "tcp")).toBe(true);
+    expect(p.map(isLoopbackPublished)).toEqual([false, false, false, false, true]);
+  });
+
+  it("reads netavark 1.14's nft table, as the nftables backend's whole ruleset or beside iptables rules (nat.nft)", () => {
+    for (const output of [{ nft: NETAVARK_NFT }, { "nat.nft": NETAVARK_NFT }] as Record<string, string[]>[]) {
+      const p = publishedPorts({ error: null, rc: {}, sets: {}, output });
+      expect(p.map((x) => [x.port, x.address, x.to])).toEqual(PODMAN_PORTS);
+      expect(p[0].rule).toBe("tcp dport 6379 dnat ip to 10.88.0.5:6379");
+    }
+  });
+
+  it("the probe records the nft ruleset on iptables hosts too (nat.nft), where netavark's nft driver DNATs", () => {
+    const probeOf = (backend: "iptables" | "nftables") => planHost(host({ backend, services: [{ port: 6379, from: ["10.0.0.0/8"] }] }), new PayloadCache()).probe;
+    expect(probeOf("iptables")).toMatch(/if has nft; then out=\$\(nft -t list ruleset 2> \/dev\/null\) && printf '%s\\n' "\$out" \| rec fw nat\.nft; fi/);
+    // an nftables host records the whole ruleset as `nft` already
+    expect(probeOf("nftables")).not.toContain("nat.nft");
+    expect(probeOf("nftables")).toContain("rec fw nft");
+  });
+
+  it("an iptables host with netavark's nft table: undeclared ports are information while our filter holds, drift once it is bypassed", () => {
+    const { expect: e, fw } = setup();
+    fw.output["nat.iptables"] = [];
+    fw.output["nat.nft"] = NETAVARK_NFT;
+    const info = checkPublished(e, fw, liveFirewall(e, fw));
+    expect(info.map((i) => [i.key, i.info ?? false])).toEqual([["published tcp *:8080 v4", true], ["published tcp *:9200 v4", true]]);
+    expect(info[1].message).toContain("published 0.0.0.0:9200/tcp (DNAT to 10.88.0.8:9200, Elasticsearch port) is not in the policy");
+    // no Docker here: our jump gone from FORWARD leaves netavark's accept-by-default forward hook alone
+    fw.output.iptables = fw.output.iptables.filter((l) => l !== "-A FORWARD -j HARDEN-FORWARD" && !l.includes("DOCKER"));
+    const bypassed = checkPublished(e, fw, liveFirewall(e, fw));
+    expect(bypassed.map((i) => [i.key, i.info ?? false])).toEqual([
+      ["published tcp *:6379 v4", false], ["published tcp *:8080 v4", false], ["published tcp *:16379 v4", false], ["published tcp *:9200 v4", false],
+    ]);
   });
 });
 

@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ExecOptions, ExecResult, HOST_ENV, mustRun, nsenterExec, nsenterReadFile, nsenterWriteFile, shq } from "./exec";
+import { ExecOptions, ExecResult, HOST_ENV, mustRun, nsenterExec, nsenterReadFile, nsenterWriteFile, runSync, shq } from "./exec";
 import { PREFIX, unwire, wire } from "./net";
 import { REPO_DIR, STATE_DIR } from "./paths";
 import { ProcId, childrenOf, isSame, procId, signal, sleep, sleepSync } from "./proc";
@@ -276,6 +276,8 @@ function waitGone(id: ProcId, ms: number): boolean {
  * Stops a host from its record: TERM its PID 1 (unshare --fork ignores TERM while it waits for its child;
  * when PID 1 exits the kernel kills the whole PID namespace, and with it the private mount namespace),
  * KILL if it lingers, then remove the veth and netns. Only PIDs whose start time still matches are signalled.
+ * What else still runs in the host's netns was started there by a lab run (a container engine, its conmon)
+ * and is killed before the netns loses its name, which is how a later run would find it.
  */
 export function stopRecorded(rec: HostRecord, portName: string): void {
   if (rec.init) {
@@ -286,6 +288,13 @@ export function stopRecorded(rec: HostRecord, portName: string): void {
   if (rec.unshare.start && !waitGone(rec.unshare, 1000)) {
     signal(rec.unshare, "SIGKILL");
     waitGone(rec.unshare, 1000);
+  }
+  for (const pid of runSync("ip", ["netns", "pids", rec.ns]).stdout.split(/\s+/).filter(Boolean).map(Number)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
   }
   unwire(rec.ns, portName);
   try {

@@ -44,7 +44,7 @@ describe("published ports, nftables", () => {
 
   it("SUMMARY warns that undeclared published ports are dropped", () => {
     const summary = renderFirewall(policy("nftables"), new PayloadCache()).summary.join("\n");
-    expect(summary).toMatch(/WARNING published ports \(Docker -p, port forwards, NodePorts.*every other published port is DROPPED/);
+    expect(summary).toMatch(/WARNING published ports \(Docker or Podman -p, port forwards, NodePorts.*every other published port is DROPPED/);
   });
 });
 

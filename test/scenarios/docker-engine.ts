@@ -4,19 +4,19 @@
 // out of this machine's; /etc is an overlay whose writes stay in our dir), its containers under a cgroup parent of their own. Images come from a folder
 // holding Debian's static busybox, imported without a registry.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runAsync, shq, type ExecResult } from "../lab/exec";
 import type { LabHost } from "../lab/lab";
-import { labCacheDir, RUN_DIR } from "../lab/paths";
-import { rootDir, type LabRoot } from "../lab/roots";
+import { RUN_DIR } from "../lab/paths";
+import type { LabRoot } from "../lab/roots";
 import { isAlive } from "../lab/proc";
+import { busyboxFolder, chrootMounts, engineLower, removeCgroupParent } from "./container-engine";
 
 /** Debian's client; another `docker` may come first on PATH */
 const CLIENT = "/usr/bin/docker";
 export const IMAGE = "local/bb";
-/** what the image holds besides busybox itself: symlinks to it */
-export const IMAGE_TOOLS = ["sh", "nc", "sleep", "echo", "cat"];
+export { IMAGE_TOOLS } from "./container-engine";
 
 /** `docker run` arguments of a container answering PONG on `port` inside, published as `publish` (-p syntax). */
 export function listenerRun(name: string, publish: string, port: number): string {
@@ -27,19 +27,13 @@ const READY_MS = 60_000;
 export const CONTAINER_NET6 = "fd00:d0c::/64";
 const DAEMON_CONFIG = { ipv6: true, "fixed-cidr-v6": CONTAINER_NET6, experimental: true, ip6tables: true };
 
-const LAYER_SCRIPT = join(__dirname, "docker-layer.sh");
-
 /**
  * Where the host's own Docker comes from. debian-12 hosts share this machine's / (docker.io installed by
- * CI); other roots get a cached overlay layer with their release's docker.io (docker-layer.sh), and the
+ * CI); other roots get a cached overlay layer with their release's docker.io (engine-layer.sh), and the
  * daemon runs chrooted into that layer over the root, so a Debian 13 host runs Debian 13's Docker.
  */
 export async function dockerLower(root: LabRoot): Promise<string | null> {
-  if (root === "debian-12") return null;
-  const layer = join(labCacheDir(), "roots", `${root}-docker.layer`);
-  const r = await runAsync("bash", [LAYER_SCRIPT, rootDir(root), layer], { timeoutMs: 15 * 60_000 });
-  if (r.code !== 0) throw new Error(`docker layer for ${root} failed (exit ${r.code}): ${(r.stderr + r.stdout).trim().slice(-1500)}`);
-  return `${join(layer, "upper")}:${rootDir(root)}`;
+  return root === "debian-12" ? null : engineLower(root, "docker", ["docker.io", "busybox-static"]);
 }
 
 export class DockerEngine {
@@ -80,12 +74,9 @@ export class DockerEngine {
     const etc = `lowerdir=/etc,upperdir=${join(this.dir, "etc", "upper")},workdir=${join(this.dir, "etc", "work")}`;
     const dockerd = `dockerd ${args.map(shq).join(" ")}`;
     const m = join(this.dir, "root", "merged");
-    const root = `lowerdir=${this.lower},upperdir=${join(this.dir, "root", "upper")},workdir=${join(this.dir, "root", "work")}`;
     const inner = this.lower === null
       ? `mount -t tmpfs tmpfs /run && mount -t overlay overlay -o ${shq(etc)} /etc && exec ${dockerd}`
-      : [`set -e; mount -t overlay overlay -o ${shq(root)} ${shq(m)}`, `mount -t proc proc ${shq(m)}/proc`,
-        `mount --rbind /sys ${shq(m)}/sys`, `mount --rbind /dev ${shq(m)}/dev`, `mount -t tmpfs tmpfs ${shq(m)}/run`,
-        `mount -t tmpfs tmpfs ${shq(m)}/tmp`, `mkdir -p ${shq(m)}/hl-docker`, `mount --bind ${shq(this.dir)} ${shq(m)}/hl-docker`,
+      : ["set -e", ...chrootMounts(this.lower, join(this.dir, "root"), m, this.dir, "/hl-docker"),
         `exec chroot ${shq(m)} /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin ${dockerd}`].join("; ");
     const log = join(this.dir, "dockerd.log");
     const out = openSync(log, "a");
@@ -110,15 +101,7 @@ export class DockerEngine {
 
   /** The busybox image, built from Debian's busybox-static (no registry here). */
   async importImage(): Promise<void> {
-    const root = join(this.dir, "image");
-    mkdirSync(join(root, "bin"), { recursive: true });
-    const bb = "/bin/busybox";
-    if (!existsSync(bb)) throw new Error("busybox-static is not installed (/bin/busybox missing)");
-    writeFileSync(join(root, "bin", "busybox"), readFileSync(bb), { mode: 0o755 });
-    for (const tool of IMAGE_TOOLS) {
-      const link = join(root, "bin", tool);
-      if (!existsSync(link)) symlinkSync("busybox", link);
-    }
+    const root = busyboxFolder(join(this.dir, "image"));
     const r = await runAsync("sh", ["-c", `tar -C ${shq(root)} -c . | ${CLIENT} -H unix://${shq(this.sock)} import - ${IMAGE}`]);
     if (r.code !== 0) throw new Error(`docker import failed: ${r.stderr}`);
   }
@@ -164,28 +147,7 @@ export class DockerEngine {
 
   /** After stop(): the cgroups docker made for its containers (`kill`: and what still runs in them), our files. */
   cleanup(kill = false): void {
-    const trees = existsSync("/sys/fs/cgroup") ? readdirSync("/sys/fs/cgroup").map((h) => join("/sys/fs/cgroup", h, this.cgroup)) : [];
-    for (const tree of [...trees, join("/sys/fs/cgroup", this.cgroup)]) removeTree(tree, kill);
+    removeCgroupParent(this.cgroup, kill);
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-/** cgroup dirs are removed leaves first with rmdir (their files cannot be unlinked). */
-function removeTree(dir: string, kill: boolean): void {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) return;
-  if (kill && existsSync(join(dir, "cgroup.procs"))) {
-    for (const pid of readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone meanwhile
-      }
-    }
-  }
-  for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) removeTree(join(dir, e.name), kill);
-  try {
-    rmdirSync(dir);
-  } catch {
-    // still busy: left for the machine's cleanup
   }
 }

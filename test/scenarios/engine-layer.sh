@@ -1,13 +1,14 @@
 #!/bin/bash
-# docker-layer.sh ROOTDIR LAYERDIR - a cached overlay layer with Debian's docker.io on top of a lab root
-# (the root itself is shared and never changed): the upper dir of an overlay over ROOTDIR in which apt
-# installed the packages below. Its identity is the root's stamp plus the package list; a layer built for
+# engine-layer.sh ROOTDIR LAYERDIR PACKAGE... - a cached overlay layer with a container engine from Debian
+# (docker.io, podman) on top of a lab root (the root itself is shared and never changed): the upper dir of
+# an overlay over ROOTDIR in which apt installed PACKAGEs. Its identity is the root's stamp plus the package list; a layer built for
 # another root or list is rebuilt beside nothing else. Concurrent builds of one LAYERDIR wait on its lock.
 set -euo pipefail
-die() { echo "docker-layer: $*" >&2; exit 1; }
-[ $# -eq 2 ] || die "usage: docker-layer.sh ROOTDIR LAYERDIR"
+die() { echo "engine-layer: $*" >&2; exit 1; }
+[ $# -ge 3 ] || die "usage: engine-layer.sh ROOTDIR LAYERDIR PACKAGE..."
 ROOT=$(readlink -m "$1") LAYER=$(readlink -m "$2")
-PACKAGES=(docker.io busybox-static)
+shift 2
+PACKAGES=("$@")
 [ -f "$ROOT/.harden-root" ] || die "$ROOT is not a finished lab root"
 ID="root=$(cat "$ROOT/.harden-root") packages=${PACKAGES[*]}"
 STAMP=$LAYER/.harden-layer
@@ -40,9 +41,9 @@ unshare --mount --propagation private /bin/bash -euo pipefail -c '
   rm -rf "$M/var/lib/apt/lists/"*
   : > "$M/etc/resolv.conf"
   umount "$M/tmp" "$M/dev" "$M/proc" "$M"
-' docker-layer "$ROOT" "$LAYER" "${PACKAGES[@]}" >"$LAYER.apt.log" 2>&1 \
+' engine-layer "$ROOT" "$LAYER" "${PACKAGES[@]}" >"$LAYER.apt.log" 2>&1 \
   || { tail -n 30 "$LAYER.apt.log" >&2; die "package install failed (log: $LAYER.apt.log)"; }
 rm -rf "$LAYER/work" "$LAYER/merged"
 printf '%s\ninstalled in %ss\n' "$ID" "$(($(date +%s) - t0))" >"$STAMP.tmp"
 mv "$STAMP.tmp" "$STAMP"
-echo "docker-layer: done ($(tail -n 1 "$STAMP"))"
+echo "engine-layer: done ($(tail -n 1 "$STAMP"))"
