@@ -7,7 +7,8 @@
 // dockerd restart, only the private client reaches 6379/16379 over either family, nobody reaches 8080 and
 // the blocklisted client nothing; a container published later is dropped too; containers still reach the
 // network and each other, but not port 25 (egress smtp deny), and under an egress allowlist only where
-// the host itself may connect. Both backends on Debian 12 (Docker 20.10) and Debian 13 (Docker 26), the
+// the host itself may connect; a Docker started on a host hardened before it is filtered from its first
+// container on. Both backends on Debian 12 (Docker 20.10) and Debian 13 (Docker 26), the
 // four hosts stepping in parallel; a second apply changes nothing and Docker's own rules are identical
 // before and after.
 import { readFileSync } from "node:fs";
@@ -62,13 +63,14 @@ labSuite("issue 12: ports published by Docker are filtered like every other port
   let listed: LabClient;
   const hosts: Record<string, LabHost> = {};
   const engines: Record<string, DockerEngine> = {};
+  let lower13: string | null = null;
 
   beforeAll(async () => {
     [atk, priv, mx, listed] = await Promise.all(["attacker", "private", "mx", "listed"].map((n) => lab().client(n)));
     await Promise.all([atk, priv, listed].map((c) => addV6(c, c.ip)));
     await Promise.all([startListener(mx, 25), startListener(mx, 80), startListener(mx, 8081)]);
     // one dockerd per host, started in parallel
-    const lower13 = await dockerLower("debian-13");
+    lower13 = await dockerLower("debian-13");
     await Promise.all(CASES.map(async ({ root, id }, i) => {
       const h = await lab().host({ name: `dock${i}`, root });
       const e = new DockerEngine(h, root === "debian-13" ? lower13 : null);
@@ -259,4 +261,22 @@ labSuite("issue 12: ports published by Docker are filtered like every other port
     // and the published ports are filtered as before
     expectReach(await reach(h()), FILTERED);
   }));
+
+  it("a runtime started after the apply is covered from its first container (the filter does not wait for Docker)", async () => {
+    const late = [{ root: "debian-12", backend: "iptables" }, { root: "debian-13", backend: "nftables" }] as const;
+    const results = await Promise.allSettled(late.map(async ({ root, backend }, i) => {
+      const h = await lab().host({ name: `dlate${i}`, root });
+      await addV6(h, h.ip);
+      const spec: HostSpec = { ...labHostSpec(h, policy(backend)), connection: { user: "root", port: 22 } };
+      await applyOrThrow(lab(), labPlans(labFleet(lab(), [spec], labDefaults(lab())))[0]);
+      const e = new DockerEngine(h, root === "debian-13" ? lower13 : null);
+      engines[`late ${root} ${backend}`] = e;
+      await e.start();
+      await e.importImage();
+      await Promise.all([e.listener("redis", "6379:6379", 6379), e.listener("web", "8080:8080", 8080), e.listener("alt", "16379:6379", 6379)]);
+      expectReach(await reach(h), FILTERED);
+    }));
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${late[i].root} ${late[i].backend}: ${String(r.reason)}`] : []));
+    expect(failed).toEqual([]);
+  }, 180_000);
 });
