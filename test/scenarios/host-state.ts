@@ -104,14 +104,16 @@ export interface HostSnapshot {
 }
 
 /**
- * iptables-nft creates the tables `ip filter`/`ip6 filter` with empty ACCEPT base chains the first time any
- * iptables command runs; they stay when the last rule goes (they are not ours to delete: Docker, fail2ban
- * and cloud agents use them). Empty, they filter nothing: a host with them is in the same state as without.
+ * iptables-nft creates the tables `ip filter`/`ip6 filter` (and `mangle`, where harden's forward jump goes)
+ * with empty ACCEPT base chains the first time an iptables command uses them; they stay when the last rule
+ * goes (they are not ours to delete: Docker, fail2ban and cloud agents use them). Empty, they filter
+ * nothing: a host with them is in the same state as without.
  */
 export function withoutEmptyIptablesTables(firewall: string): string {
+  const builtin = "PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING";
   return firewall
-    .replace(/^table ip6? filter \{\n(?:\n|\tchain (?:INPUT|FORWARD|OUTPUT) \{\n\t\ttype filter hook \w+ priority filter; policy accept;\n\t\}\n)*\}\n/gm, "")
-    .replace(/^\*filter\n(?::(?:INPUT|FORWARD|OUTPUT) ACCEPT \[-\]\n)*COMMIT\n/gm, "");
+    .replace(new RegExp(`^table ip6? (filter|mangle) \\{\\n(?:\\n|\\tchain (?:${builtin}) \\{\\n\\t\\ttype (?:filter|route) hook \\w+ priority \\1; policy accept;\\n\\t\\}\\n)*\\}\\n`, "gm"), "")
+    .replace(new RegExp(`^\\*(?:filter|mangle)\\n(?::(?:${builtin}) ACCEPT \\[-\\]\\n)*COMMIT\\n`, "gm"), "");
 }
 
 export async function snapshot(h: LabHost, paths: string[]): Promise<HostSnapshot> {
