@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { labSuite } from "../lab/suite";
+import { SSHD_LOG_CMD } from "../lab/scenario-lab";
+import { waitFor } from "../scenarios/host-state";
 import type { LabHost } from "../lab/lab";
 import { allRegistered, startRecording } from "./recorder";
 import { SshEngine, type Executed, type Refreshed } from "./ssh-engine";
@@ -180,8 +182,13 @@ labSuite("pulumi up against lab hosts (execution)", (lab) => {
     // user added to it; db1's managed sshd drop-in edited and sshd reloaded
     const edit1 = await web.exec("chmod 0644 /etc/cron.allow && echo mallory >> /etc/cron.allow");
     expect(edit1.code, edit1.stderr).toBe(0);
+    const listening = async () => Number((await db.exec(`${SSHD_LOG_CMD} | grep -c 'Server listening on .* port 2222' || true`)).stdout.trim());
+    const before = await listening();
     const edit2 = await db.exec("sed -i 's/^MaxAuthTries .*/MaxAuthTries 10/' /etc/ssh/sshd_config.d/00-harden.conf && hl-service reload sshd");
     expect(edit2.code, edit2.stderr).toBe(0);
+    // a reloaded sshd re-executes itself and listens again a moment later (a probe before is refused):
+    // wait for its next "Server listening" line
+    await waitFor("db1's sshd listening on 2222 again", 10_000, async () => (await listening()) > before);
 
     // what `pulumi preview --refresh` would show: the drift output of each host changes
     const preview = byResource(await refresh("preview --refresh (drifted)", { previewOnly: true }));

@@ -20,7 +20,7 @@
 // The provider's probe opens its own SSH sessions (src/drift/ssh.ts); they are counted by watching
 // the ssh client processes it spawns (probeSessions).
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -324,7 +324,12 @@ export class SshEngine {
 
   private keyFile(privateKey: string): string {
     const file = join(this.keyDir, createHash("sha256").update(privateKey).digest("hex").slice(0, 16));
-    writeFileSync(file, privateKey, { mode: 0o600 });
+    // named by its content: written once, and whole (rewriting it in place let a concurrent ssh read a
+    // truncated key: "Load key ...: error in libcrypto")
+    if (!existsSync(file)) {
+      writeFileSync(`${file}.tmp`, privateKey, { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
+    }
     return file;
   }
 
