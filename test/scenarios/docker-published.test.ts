@@ -20,6 +20,7 @@ import { DockerEngine, dockerLower } from "./docker-engine";
 import { firewallState, waitFor } from "./host-state";
 import { figure, must, probe, startListener, type Runner } from "./incidents-helpers";
 import { applyOrThrow, labDefaults, labFleet, labHostSpec, labPlans } from "./lab-fleet";
+import { eachCase as runCases, PORTS } from "./published-ports";
 import { runPlan } from "../lab/plan-runner";
 import { checkHost } from "../../src/drift/check-host";
 
@@ -33,7 +34,6 @@ interface Case {
   e: () => DockerEngine;
   before: { docker?: string; dockerUser?: Record<4 | 6, string[]> };
 }
-const PORTS = { redis: 6379, web: 8080, alt: 16379 };
 
 /** Docker's own rules (its tables filter and nat), both families, but harden's chains and jumps. */
 async function dockerRules(h: LabHost): Promise<string> {
@@ -129,12 +129,8 @@ labSuite("issue 12: ports published by Docker are filtered like every other port
   const FILTERED = everywhere((who, name) => (who === "private" && name !== "web" ? "open" : "timeout"));
 
   /** One step on every host at once (the cases are independent); a failure names its case. */
-  async function eachCase(fn: (c: Case) => Promise<void>): Promise<void> {
-    const results = await Promise.allSettled(CASES.map((c) =>
-      fn({ ...c, h: () => hosts[c.id], e: () => engines[c.id], before: (state[c.id] ??= {}) })));
-    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${CASES[i].id}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
-    if (failed.length) throw new Error(failed.join("\n\n"));
-  }
+  const eachCase = (fn: (c: Case) => Promise<void>) => runCases(CASES.map((c) =>
+    ({ ...c, h: () => hosts[c.id], e: () => engines[c.id], before: (state[c.id] ??= {}) })), fn);
   const state: Record<string, Case["before"]> = {};
 
   it("before the apply: the attacker reaches every published port", () => eachCase(async ({ id, backend, h, e, before }) => {
